@@ -1,0 +1,124 @@
+/**
+ * Per-registry authentication state: the challenge the registry answered with, the user's
+ * credential, and the token cache. The registry client asks it for an Authorization header
+ * before a request and again after a 401.
+ */
+import { InsecureRequestError } from "../errors.js";
+import { isLoopbackHost } from "../http/hosts.js";
+import type { HttpClient } from "../http/transport.js";
+import { parseChallenges, pickChallenge, type Challenge } from "./challenge.js";
+import type { Credential, CredentialSource } from "./credentials.js";
+import { mergeScopes, parseScopes, scopeKey, type Scope } from "./scope.js";
+import { fetchToken, TokenCache } from "./token.js";
+
+export interface AuthenticatorOptions {
+  /** The registry as the user names it, used to look up credentials ("docker.io", "localhost:5000"). */
+  registry: string;
+  http: HttpClient;
+  credentials?: CredentialSource | undefined;
+  /** The user explicitly asked for plain HTTP: credentials may then travel unencrypted. */
+  allowInsecureCredentials?: boolean;
+  /** Exchange basic credentials with the OAuth2 POST flow instead of GET. */
+  oauth2?: boolean;
+}
+
+export class Authenticator {
+  private challenge: Challenge | undefined;
+  private credential: Promise<Credential | undefined> | undefined;
+  private readonly tokens = new TokenCache();
+
+  constructor(private readonly options: AuthenticatorOptions) {}
+
+  /** The header to send, from what is already known; undefined before any challenge (unless a fixed header was given). */
+  async headerFor(url: URL, scopes: readonly Scope[], signal?: AbortSignal): Promise<string | undefined> {
+    const credential = await this.resolveCredential();
+    if (credential?.kind === "authorization") {
+      this.assertMaySend(url);
+      return credential.header;
+    }
+    const challenge = this.challenge;
+    if (!challenge) return undefined;
+    if (challenge.scheme === "basic") {
+      if (credential?.kind !== "basic") return undefined;
+      this.assertMaySend(url);
+      return basicHeader(credential);
+    }
+    return this.bearerHeader(challenge, url, scopes, credential, signal);
+  }
+
+  /**
+   * Called with a 401's WWW-Authenticate values. Returns a header worth one more try, or
+   * undefined when there is nothing new to offer (so the 401 stands).
+   */
+  async afterUnauthorized(url: URL, wwwAuthenticate: readonly string[], scopes: readonly Scope[], sentHeader: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
+    const credential = await this.resolveCredential();
+    if (credential?.kind === "authorization") return undefined;
+    const challenge = pickChallenge(parseChallenges(wwwAuthenticate));
+    if (!challenge) return undefined;
+    this.challenge = challenge;
+    if (challenge.scheme === "basic") {
+      if (credential?.kind !== "basic" || sentHeader?.startsWith("Basic ")) return undefined;
+      this.assertMaySend(url);
+      return basicHeader(credential);
+    }
+    const wanted = mergeScopes(scopes, parseScopes(challenge.params["scope"]));
+    // A bearer we sent was refused: it expired early or lacks a scope; fetch afresh once.
+    if (sentHeader?.startsWith("Bearer ")) this.tokens.invalidate(this.cacheKey(challenge, scopes));
+    const header = await this.bearerHeader(challenge, url, wanted, credential, signal, scopes);
+    return header === sentHeader ? undefined : header;
+  }
+
+  /** Drop what was learned (after logout or a credential change). */
+  reset(): void {
+    this.challenge = undefined;
+    this.credential = undefined;
+  }
+
+  private async bearerHeader(
+    challenge: Challenge,
+    url: URL,
+    scopes: readonly Scope[],
+    credential: Credential | undefined,
+    signal: AbortSignal | undefined,
+    cacheScopes: readonly Scope[] = scopes,
+  ): Promise<string> {
+    const realm = challenge.params["realm"];
+    if (realm === undefined) throw new InsecureRequestError(`registry ${this.options.registry} sent a bearer challenge without a realm`);
+    if (credential) {
+      this.assertMaySend(url);
+      this.assertMaySend(new URL(realm));
+    }
+    const token = await this.tokens.get(this.cacheKey(challenge, cacheScopes), () =>
+      fetchToken(this.options.http, {
+        realm,
+        service: challenge.params["service"],
+        scopes: mergeScopes(scopes),
+        credential,
+        oauth2: this.options.oauth2 ?? false,
+        signal,
+      }),
+    );
+    return `Bearer ${token.token}`;
+  }
+
+  private cacheKey(challenge: Challenge, scopes: readonly Scope[]): string {
+    return TokenCache.key(challenge.params["realm"] ?? "", challenge.params["service"], scopeKey(scopes));
+  }
+
+  private resolveCredential(): Promise<Credential | undefined> {
+    this.credential ??= this.options.credentials?.get(this.options.registry) ?? Promise.resolve(undefined);
+    return this.credential;
+  }
+
+  /** Credentials never cross plain HTTP to a non-loopback host unless the user asked for plain HTTP. */
+  private assertMaySend(url: URL): void {
+    if (url.protocol === "https:" || isLoopbackHost(url.host) || this.options.allowInsecureCredentials) return;
+    throw new InsecureRequestError(
+      `refusing to send credentials for ${this.options.registry} over plain HTTP to ${url.host}; use HTTPS, or ask for plain HTTP explicitly`,
+    );
+  }
+}
+
+function basicHeader(credential: { username: string; password: string }): string {
+  return `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
+}

@@ -1,0 +1,97 @@
+/** What every command needs: parsed global flags, one RegistryClient per registry, the output formatter. */
+import type { Readable } from "node:stream";
+import type { Credential } from "../auth/credentials.js";
+import { Registry } from "../image/image.js";
+import type { Platform } from "../media/types.js";
+import { parsePlatform } from "../ref/platform.js";
+import type { RegistryClientOptions } from "../registry/client.js";
+import { UsageError } from "./exit-codes.js";
+import { Output, type OutputStreams } from "./output.js";
+
+export interface GlobalOptions {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  username?: string;
+  passwordStdin?: boolean;
+  plainHttp?: boolean;
+  skipTlsVerify?: boolean;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  platform?: string;
+}
+
+export interface CliIo extends OutputStreams {
+  stdin: Readable;
+  env: NodeJS.ProcessEnv;
+}
+
+export class CliContext {
+  readonly output: Output;
+  private readonly registries = new Map<string, Registry>();
+  private credential: Promise<Credential | undefined> | undefined;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly io: CliIo,
+  ) {
+    this.output = new Output(options.json === true, io, options.quiet === true);
+  }
+
+  /** One client (and connection pool, and token cache) per registry for the whole command. */
+  async registry(host: string): Promise<Registry> {
+    let registry = this.registries.get(host);
+    if (!registry) {
+      registry = new Registry(host, await this.clientOptions());
+      this.registries.set(host, registry);
+    }
+    return registry;
+  }
+
+  platform(): Platform | undefined {
+    return this.options.platform === undefined ? undefined : parsePlatform(this.options.platform);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.registries.values()].map((r) => r.close()));
+  }
+
+  private async clientOptions(): Promise<RegistryClientOptions> {
+    const o = this.options;
+    const credential = await this.resolveCredential();
+    const stderr = this.io.stderr;
+    return {
+      ...(credential ? { credentials: credential } : {}),
+      ...(o.plainHttp ? { plainHttp: true } : {}),
+      tls: {
+        ...(o.skipTlsVerify ? { insecureSkipVerify: true } : {}),
+        ...(o.caFile !== undefined ? { caFile: o.caFile } : {}),
+        ...(o.certFile !== undefined ? { certFile: o.certFile } : {}),
+        ...(o.keyFile !== undefined ? { keyFile: o.keyFile } : {}),
+      },
+      ...(o.verbose ? { logger: (line: string) => stderr.write(`quayside: ${line}\n`) } : {}),
+    };
+  }
+
+  private resolveCredential(): Promise<Credential | undefined> {
+    this.credential ??= (async () => {
+      const { username, passwordStdin } = this.options;
+      if (username === undefined) {
+        if (passwordStdin) throw new UsageError("--password-stdin needs --username");
+        return undefined;
+      }
+      if (!passwordStdin) throw new UsageError("--username needs --password-stdin (passwords are never taken as arguments)");
+      const password = (await readAll(this.io.stdin)).replace(/\r?\n$/, "");
+      if (password === "") throw new UsageError("--password-stdin: standard input was empty");
+      return { kind: "basic", username, password };
+    })();
+    return this.credential;
+  }
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}

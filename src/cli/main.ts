@@ -1,0 +1,152 @@
+/**
+ * The `quayside` command line: flag parsing and dispatch only. Every command is a thin
+ * shell over library calls; errors become one line on stderr and a documented exit code.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { QuaysideError } from "../errors.js";
+import * as read from "./commands/read.js";
+import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
+import { ExitCode, exitCodeFor } from "./exit-codes.js";
+
+export const VERSION = "0.1.0";
+
+type Action = (ctx: CliContext, ...args: string[]) => Promise<void>;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promise<void>, options: GlobalOptions) => Promise<void>): Command {
+  const program = new Command("quayside")
+    .description("Container registry client: read, copy and manage images in any Docker Registry v2 / OCI registry")
+    .version(VERSION)
+    .option("--json", "machine-readable JSON on stdout")
+    .option("-q, --quiet", "no progress or info on stderr")
+    .option("-v, --verbose", "log every HTTP request on stderr (secrets redacted)")
+    .option("-u, --username <name>", "registry username (password from --password-stdin)")
+    .option("--password-stdin", "read the password from standard input")
+    .option("--plain-http", "talk plain HTTP (credentials then travel unencrypted)")
+    .option("--skip-tls-verify", "accept any TLS certificate")
+    .option("--ca-file <path>", "trust this PEM CA certificate")
+    .option("--cert-file <path>", "TLS client certificate (PEM)")
+    .option("--key-file <path>", "TLS client key (PEM)")
+    .option("--platform <os/arch[/variant]>", "for a reference that is an index: the platform to use")
+    .showHelpAfterError("(run quayside --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+
+  const action =
+    (fn: Action) =>
+    async (...args: unknown[]): Promise<void> => {
+      const command = args[args.length - 1] as Command;
+      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+      await run((ctx) => fn(ctx, ...positional), command.optsWithGlobals<GlobalOptions>());
+    };
+
+  program
+    .command("ping")
+    .description("check that REGISTRY speaks the registry API, and how it authenticates")
+    .argument("<registry>", "registry host, e.g. localhost:5000 or quay.io")
+    .action(action((ctx, host) => read.ping(ctx, host as string)));
+
+  program
+    .command("catalog")
+    .description("list every repository of REGISTRY (follows pagination)")
+    .argument("<registry>")
+    .option("--page-size <n>", "entries per page to ask for", positiveInt)
+    .action(action((ctx, host) => read.catalog(ctx, host as string, pageSize(ctx))));
+
+  program
+    .command("tags")
+    .description("list every tag of REPO (follows pagination)")
+    .argument("<repo>", "repository, e.g. localhost:5000/team/app")
+    .option("--page-size <n>", "entries per page to ask for", positiveInt)
+    .action(action((ctx, repo) => read.tags(ctx, repo as string, pageSize(ctx))));
+
+  program
+    .command("manifest")
+    .description("print the manifest of REF exactly as the registry serves it")
+    .argument("<ref>")
+    .action(action((ctx, ref) => read.manifest(ctx, ref as string)));
+
+  program
+    .command("digest")
+    .description("print the digest of REF (of the index, or of one platform with --platform)")
+    .argument("<ref>")
+    .action(action((ctx, ref) => read.digest(ctx, ref as string)));
+
+  program
+    .command("config")
+    .description("print the image config blob of REF exactly as stored (an index: --platform, else this host's)")
+    .argument("<ref>")
+    .action(action((ctx, ref) => read.config(ctx, ref as string)));
+
+  program
+    .command("inspect")
+    .description("summarize REF: digest, media type, platforms; for an image: config, created, layers, size")
+    .argument("<ref>")
+    .action(action((ctx, ref) => read.inspectCommand(ctx, ref as string)));
+
+  const blob = program.command("blob").description("read blobs");
+  blob
+    .command("get")
+    .description("download the blob REPO@DIGEST (digest verified) to stdout or a file")
+    .argument("<repo@digest>")
+    .option("-o, --output <file>", "write to FILE (atomically: nothing is left if the download fails)")
+    .addOption(new Option("--progress <mode>", "progress display").choices(["tty", "plain", "json", "none"]))
+    .action(action((ctx, ref) => read.blobGet(ctx, ref as string, blobGetOptions(ctx))));
+  blob
+    .command("size")
+    .description("print the size in bytes of the blob REPO@DIGEST")
+    .argument("<repo@digest>")
+    .action(action((ctx, ref) => read.blobSize(ctx, ref as string)));
+
+  return program;
+}
+
+function pageSize(ctx: CliContext): { pageSize?: number } {
+  const value = (ctx.options as { pageSize?: number }).pageSize;
+  return value !== undefined ? { pageSize: value } : {};
+}
+
+function blobGetOptions(ctx: CliContext): { output?: string; progress?: string } {
+  const o = ctx.options as { output?: string; progress?: string };
+  return { ...(o.output !== undefined ? { output: o.output } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}) };
+}
+
+/** Run the CLI; resolves to the exit code instead of exiting, so tests can call it in-process. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const run = async (fn: (ctx: CliContext) => Promise<void>, options: GlobalOptions): Promise<void> => {
+    const ctx = new CliContext(options, io);
+    try {
+      await fn(ctx);
+    } catch (err) {
+      exitCode = exitCodeFor(err);
+      ctx.output.error(describe(err));
+    } finally {
+      await ctx.close();
+    }
+  };
+  try {
+    await buildProgram(io, run).parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === "commander.helpDisplayed" || err.code === "commander.version" ? ExitCode.Ok : ExitCode.Usage;
+    }
+    io.stderr.write(`quayside: ${describe(err)}\n`);
+    return ExitCode.Error;
+  }
+  return exitCode;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof QuaysideError) return err.message;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

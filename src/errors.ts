@@ -1,0 +1,181 @@
+/**
+ * Typed errors. Every error quayside throws is a QuaysideError with a stable `code`,
+ * so callers (and the CLI's exit codes) can branch on `err.code` instead of messages.
+ */
+
+export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "network" | "protocol" | "other";
+
+export class QuaysideError extends Error {
+  /** Stable machine-readable code, e.g. "INVALID_REFERENCE" or a distribution code like "MANIFEST_UNKNOWN". */
+  readonly code: string;
+  readonly category: ErrorCategory;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; category?: ErrorCategory }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.category = options?.category ?? "other";
+  }
+}
+
+/** A reference, repository name, tag or registry host that does not parse. `part` names what was wrong. */
+export class InvalidReferenceError extends QuaysideError {
+  constructor(
+    readonly input: string,
+    readonly part: "reference" | "registry" | "repository" | "tag" | "digest",
+    reason: string,
+  ) {
+    super("INVALID_REFERENCE", `invalid reference ${JSON.stringify(input)}: ${part} ${reason}`, { category: "invalid-input" });
+  }
+}
+
+export class InvalidDigestError extends QuaysideError {
+  constructor(readonly input: string, reason: string) {
+    super("INVALID_DIGEST", `invalid digest ${JSON.stringify(input)}: ${reason}`, { category: "invalid-input" });
+  }
+}
+
+export class DigestMismatchError extends QuaysideError {
+  constructor(readonly expected: string, readonly actual: string, what = "content") {
+    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${expected}, got ${actual}`, { category: "integrity" });
+  }
+}
+
+export class SizeMismatchError extends QuaysideError {
+  constructor(readonly expected: number, readonly actual: number, what = "content") {
+    super("SIZE_MISMATCH", `size mismatch for ${what}: expected ${expected} bytes, got ${actual}`, { category: "integrity" });
+  }
+}
+
+/** A manifest (or config, or index) whose bytes do not form what they claim to be. */
+export class ManifestError extends QuaysideError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INVALID_MANIFEST", `invalid manifest: ${message}`, { ...options, category: "invalid-input" });
+  }
+}
+
+export class InvalidPlatformError extends QuaysideError {
+  constructor(readonly input: string, reason: string) {
+    super("INVALID_PLATFORM", `invalid platform ${JSON.stringify(input)}: ${reason}`, { category: "invalid-input" });
+  }
+}
+
+export class PlatformNotFoundError extends QuaysideError {
+  constructor(readonly wanted: string, readonly available: readonly string[]) {
+    super(
+      "PLATFORM_NOT_FOUND",
+      `no manifest for platform ${wanted}; the index has: ${available.length > 0 ? available.join(", ") : "(no platforms)"}`,
+      { category: "not-found" },
+    );
+  }
+}
+
+/** The server sent a manifest of another media type than the one explicitly asked for. */
+export class UnexpectedMediaTypeError extends QuaysideError {
+  constructor(readonly expected: readonly string[], readonly actual: string) {
+    super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual || "(none)"}`, {
+      category: "protocol",
+    });
+  }
+}
+
+/** One entry of a distribution error body: {"errors":[{"code","message","detail"}]}. */
+export interface DistributionErrorEntry {
+  code: string;
+  message: string;
+  detail?: unknown;
+}
+
+export interface FailedRequest {
+  method: string;
+  url: string;
+}
+
+const NOT_FOUND_CODES = new Set(["BLOB_UNKNOWN", "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UPLOAD_UNKNOWN", "NOT_FOUND"]);
+
+function categorize(code: string, status: number): ErrorCategory {
+  if (code === "UNAUTHORIZED" || status === 401) return "unauthorized";
+  if (code === "DENIED" || status === 403) return "denied";
+  if (NOT_FOUND_CODES.has(code) || status === 404) return "not-found";
+  if (code === "TOOMANYREQUESTS" || status === 429) return "network";
+  return "protocol";
+}
+
+/**
+ * An error answer from a registry. `code` is the distribution error code of the first entry
+ * (MANIFEST_UNKNOWN, NAME_UNKNOWN, UNAUTHORIZED, DENIED, ...) or a status-derived one when
+ * the body carried none; `category` tells not-found from unauthorized from denied.
+ */
+export class RegistryError extends QuaysideError {
+  constructor(
+    readonly status: number,
+    readonly request: FailedRequest,
+    readonly errors: readonly DistributionErrorEntry[],
+  ) {
+    const code = errors[0]?.code ?? statusCode(status);
+    const what = errors.length > 0 ? errors.map((e) => `${e.code}: ${e.message}`).join("; ") : `HTTP ${status}`;
+    super(code, `${request.method} ${redactUrl(request.url)}: ${what} (HTTP ${status})`, { category: categorize(code, status) });
+  }
+}
+
+function statusCode(status: number): string {
+  switch (status) {
+    case 401:
+      return "UNAUTHORIZED";
+    case 403:
+      return "DENIED";
+    case 404:
+      return "NOT_FOUND";
+    case 405:
+      return "UNSUPPORTED";
+    case 429:
+      return "TOOMANYREQUESTS";
+    default:
+      return `HTTP_${status}`;
+  }
+}
+
+/** The network failed: connection refused, reset, timeout, TLS handshake. */
+export class NetworkError extends QuaysideError {
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? "NETWORK_ERROR", message, { cause: options?.cause, category: "network" });
+  }
+}
+
+/** A server reply that breaks the protocol: bad header, bad JSON, missing field. */
+export class ProtocolError extends QuaysideError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("PROTOCOL_ERROR", message, { ...options, category: "protocol" });
+  }
+}
+
+/** Refused for safety: credentials over plain HTTP, a redirect to another host with credentials, etc. */
+export class InsecureRequestError extends QuaysideError {
+  constructor(message: string) {
+    super("INSECURE_REQUEST", message, { category: "other" });
+  }
+}
+
+/** Authentication could not be performed: bad challenge, token server refused, credential helper failed. */
+export class AuthenticationError extends QuaysideError {
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? "AUTHENTICATION_FAILED", message, { cause: options?.cause, category: "unauthorized" });
+  }
+}
+
+/** Strip userinfo and secret-looking query parameters so URLs can be logged and shown. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = "";
+      u.password = "";
+    }
+    for (const key of [...u.searchParams.keys()]) {
+      if (/token|secret|password|signature|credential|^x-amz-|^sig$/i.test(key)) u.searchParams.set(key, "REDACTED");
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

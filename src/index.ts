@@ -1,0 +1,48 @@
+/** quayside's public API. */
+export * from "./errors.js";
+export { Reference, parseReference, parseRepository, registryApiHost, isValidTag, DOCKER_HUB } from "./ref/reference.js";
+export { parsePlatform, formatPlatform, normalizePlatform, hostPlatform, platformMatches, selectPlatform } from "./ref/platform.js";
+export { parseDigest, isDigest, digestOf, DigestHasher, verifyDigest, createVerifyingStream, type DigestAlgorithm, type ParsedDigest } from "./digest/digest.js";
+export {
+  MediaType,
+  MANIFEST_MEDIA_TYPES,
+  isManifestMediaType,
+  isIndexMediaType,
+  normalizeMediaType,
+  type Descriptor,
+  type Platform,
+} from "./media/types.js";
+export {
+  parseManifest,
+  parseImageConfig,
+  manifestDigest,
+  isIndex,
+  isImage,
+  referencedDescriptors,
+  type Manifest,
+  type ImageManifest,
+  type IndexManifest,
+  type DockerV1Manifest,
+  type DockerV2Manifest,
+  type DockerManifestList,
+  type OciManifest,
+  type OciIndex,
+  type ImageConfig,
+} from "./media/manifest.js";
+export { HttpClient, type HttpClientOptions, type TlsOptions, type HttpRequest, type HttpResponse } from "./http/transport.js";
+export { parseChallenges, type Challenge } from "./auth/challenge.js";
+export { DockerConfigCredentials, dockerConfigPath, staticCredentials, type Credential, type CredentialSource } from "./auth/credentials.js";
+export { TokenCache, fetchToken, type BearerToken } from "./auth/token.js";
+export { formatScope, parseScope, repositoryScope, type Scope } from "./auth/scope.js";
+export {
+  RegistryClient,
+  type RegistryClientOptions,
+  type RequestOptions,
+  type ListOptions,
+  type ManifestRequestOptions,
+  type BlobReadOptions,
+  type PingResult,
+} from "./registry/client.js";
+export { Registry, Repository, Image, openReference, type ResolveOptions, type LayerInfo } from "./image/image.js";
+export { inspect, type InspectSummary, type ImageSummary, type IndexSummary, type Schema1Summary } from "./image/inspect.js";
+export { writeStreamAtomic } from "./util/atomic-file.js";

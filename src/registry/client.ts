@@ -1,0 +1,431 @@
+/**
+ * RegistryClient: the Docker Registry HTTP API v2 / OCI Distribution endpoints of one registry.
+ * Every call takes an AbortSignal; listings are async iterators that follow pagination;
+ * every manifest and blob read is digest-verified.
+ */
+import { pipeline, Readable, type Transform } from "node:stream";
+import { Authenticator } from "../auth/authenticator.js";
+import { DockerConfigCredentials, staticCredentials, type Credential, type CredentialSource } from "../auth/credentials.js";
+import { repositoryScope, type Scope } from "../auth/scope.js";
+import { createVerifyingStream, digestOf, parseDigest, isDigest } from "../digest/digest.js";
+import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, UnexpectedMediaTypeError } from "../errors.js";
+import { isLoopbackHost } from "../http/hosts.js";
+import { isRetryableError } from "../http/retry.js";
+import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
+import { parseManifest, type Manifest } from "../media/manifest.js";
+import { isManifestMediaType, MANIFEST_MEDIA_TYPES, normalizeMediaType, type Descriptor } from "../media/types.js";
+import { registryApiHost } from "../ref/reference.js";
+import { registryError } from "./errors.js";
+import { nextLink } from "./link.js";
+
+export interface RegistryClientOptions extends HttpClientOptions {
+  /** Talk plain HTTP. Also allows credentials over it: the user asked. */
+  plainHttp?: boolean;
+  /** Credentials to use; by default they come from Docker's config.json. */
+  credentials?: Credential | CredentialSource;
+  /** Read ~/.docker/config.json (or $DOCKER_CONFIG) when no credentials are given. Default true. */
+  dockerConfig?: boolean;
+  /** Exchange basic credentials for tokens with the OAuth2 POST flow. */
+  oauth2?: boolean;
+  /** Share an HTTP stack (and its pools) between clients. */
+  http?: HttpClient;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface ListOptions extends RequestOptions {
+  /** Ask for pages of this many entries (`n`); the server may cap it. */
+  pageSize?: number;
+  /** Start after this entry (`last`). */
+  last?: string;
+}
+
+export interface ManifestRequestOptions extends RequestOptions {
+  /** Accept only these media types; a server answering with another is an error. Default: all manifest types. */
+  accept?: readonly string[];
+}
+
+export interface BlobReadOptions extends RequestOptions {
+  expectedSize?: number;
+  /** Called with the running byte count as data arrives. */
+  onProgress?: (bytes: number) => void;
+  /** How many times a dropped connection is resumed with a Range request. Default 3. */
+  resumeAttempts?: number;
+}
+
+export interface PingResult {
+  status: number;
+  apiVersion: string | undefined;
+  /** The auth schemes the registry challenged with on /v2/ (lower case), empty if anonymous access is allowed. */
+  authSchemes: string[];
+  url: string;
+}
+
+export interface RegistryRequest extends RequestOptions {
+  method: string;
+  /** A path under the registry root ("/v2/..."), or an absolute URL on the same registry (pagination, upload locations). */
+  path: string;
+  scopes: readonly Scope[];
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  /** Statuses that count as success; anything else becomes a RegistryError. */
+  expect: readonly number[];
+}
+
+const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
+const MAX_PAGES = 100_000;
+
+export class RegistryClient {
+  /** The registry as the user names it: "docker.io", "localhost:5000". */
+  readonly registry: string;
+  /** The host spoken to: "registry-1.docker.io" for Docker Hub. */
+  readonly apiHost: string;
+  readonly http: HttpClient;
+  private readonly ownsHttp: boolean;
+  private readonly auth: Authenticator;
+  private scheme: "https" | "http" | undefined;
+
+  constructor(registry: string, options: RegistryClientOptions = {}) {
+    this.registry = registry;
+    this.apiHost = registryApiHost(registry);
+    this.http = options.http ?? new HttpClient(options);
+    this.ownsHttp = options.http === undefined;
+    this.scheme = options.plainHttp ? "http" : undefined;
+    this.auth = new Authenticator({
+      registry,
+      http: this.http,
+      credentials: credentialSource(options),
+      allowInsecureCredentials: options.plainHttp === true,
+      ...(options.oauth2 !== undefined ? { oauth2: options.oauth2 } : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsHttp) await this.http.close();
+  }
+
+  /** The base URL in use: https unless plain HTTP was asked for or a loopback registry turned out not to speak TLS. */
+  get baseUrl(): string {
+    return `${this.scheme ?? "https"}://${this.apiHost}`;
+  }
+
+  // ---- the one request path: scheme, auth, errors ------------------------------------------
+
+  async send(req: RegistryRequest): Promise<HttpResponse> {
+    for (;;) {
+      const url = this.resolve(req.path);
+      try {
+        const response = await this.sendAuthorized(url, req);
+        this.scheme ??= url.protocol === "http:" ? "http" : "https";
+        if (!req.expect.includes(response.status)) throw await registryError(response, req.method);
+        return response;
+      } catch (err) {
+        // Docker's rule for loopback registries: if one does not speak TLS, use plain HTTP.
+        if (this.scheme === undefined && isLoopbackHost(this.apiHost) && err instanceof NetworkError && err.code === "TLS_NOT_SUPPORTED") {
+          this.scheme = "http";
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async sendAuthorized(url: URL, req: RegistryRequest): Promise<HttpResponse> {
+    const send = (authorization: string | undefined) =>
+      this.http.request({
+        method: req.method,
+        url,
+        headers: authorization ? { ...req.headers, authorization } : { ...req.headers },
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        signal: req.signal,
+      });
+    const sent = await this.auth.headerFor(url, req.scopes, req.signal);
+    const response = await send(sent);
+    const replayable = !(req.body instanceof Readable);
+    if (response.status !== 401 || !replayable) return response;
+    const next = await this.auth.afterUnauthorized(url, allHeaders(response.headers, "www-authenticate"), req.scopes, sent, req.signal);
+    if (next === undefined) return response;
+    await response.dump();
+    return send(next);
+  }
+
+  /** Absolute URLs (from Link or Location headers) must stay on this registry: credentials never follow them elsewhere. */
+  private resolve(path: string): URL {
+    const base = new URL(this.baseUrl);
+    const url = new URL(path, base);
+    if (url.host !== base.host) {
+      throw new InsecureRequestError(`registry ${this.registry} pointed to another host (${url.host}); not following`);
+    }
+    if (url.protocol !== base.protocol) url.protocol = base.protocol;
+    return url;
+  }
+
+  // ---- base ------------------------------------------------------------------------------
+
+  /** GET /v2/: is this a registry, which API version, which auth. Does not authenticate. */
+  async ping(options: RequestOptions = {}): Promise<PingResult> {
+    const response = await this.send({ method: "GET", path: "/v2/", scopes: [], expect: [200, 401], signal: options.signal });
+    await response.dump();
+    const schemes = response.status === 401 ? allHeaders(response.headers, "www-authenticate").map((h) => h.trim().split(/\s/)[0]?.toLowerCase() ?? "") : [];
+    return { status: response.status, apiVersion: response.header("docker-distribution-api-version"), authSchemes: schemes, url: response.url };
+  }
+
+  /** GET /v2/ with credentials: succeeds only if the registry accepts them. */
+  async checkAuth(options: RequestOptions = {}): Promise<void> {
+    const response = await this.send({ method: "GET", path: "/v2/", scopes: [], expect: [200], signal: options.signal });
+    await response.dump();
+  }
+
+  // ---- listings --------------------------------------------------------------------------
+
+  /** Every repository name in the catalog, following pagination. */
+  catalog(options: ListOptions = {}): AsyncIterable<string> {
+    return this.paginate("/v2/_catalog", "repositories", [{ type: "registry", name: "catalog", actions: ["*"] }], options);
+  }
+
+  /** Every tag of a repository, following pagination. */
+  tags(repository: string, options: ListOptions = {}): AsyncIterable<string> {
+    return this.paginate(`/v2/${repository}/tags/list`, "tags", [repositoryScope(repository, "pull")], options);
+  }
+
+  private async *paginate(path: string, field: "repositories" | "tags", scopes: readonly Scope[], options: ListOptions): AsyncIterable<string> {
+    const first = new URLSearchParams();
+    if (options.pageSize !== undefined) first.set("n", String(options.pageSize));
+    if (options.last !== undefined) first.set("last", options.last);
+    let next: string | undefined = first.size > 0 ? `${path}?${first}` : path;
+    const visited = new Set<string>();
+    const seen = new Set<string>();
+    for (let page = 0; next !== undefined; page++) {
+      if (page >= MAX_PAGES) throw new ProtocolError(`${path}: more than ${MAX_PAGES} pages`);
+      const url = this.resolve(next).toString();
+      if (visited.has(url)) throw new ProtocolError(`${path}: pagination loops back to ${url}`);
+      visited.add(url);
+      const response = await this.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
+      const entries = readListPage(await response.json(), field, url);
+      for (const entry of entries) {
+        // A registry that resends an entry across pages must not make us report it twice.
+        if (seen.has(entry)) continue;
+        seen.add(entry);
+        yield entry;
+      }
+      next = nextLink(allHeaders(response.headers, "link"));
+      // No Link but a full page of the size we asked for: ask for what comes after the last entry.
+      if (next === undefined && options.pageSize !== undefined && entries.length === options.pageSize && entries.length > 0) {
+        next = `${path}?${new URLSearchParams({ n: String(options.pageSize), last: entries[entries.length - 1] ?? "" })}`;
+      }
+    }
+  }
+
+  // ---- manifests -------------------------------------------------------------------------
+
+  /** GET a manifest by tag or digest. The bytes are kept exactly as served and digest-checked. */
+  async getManifest(repository: string, reference: string, options: ManifestRequestOptions = {}): Promise<Manifest> {
+    const accept = options.accept ?? MANIFEST_MEDIA_TYPES;
+    const response = await this.send({
+      method: "GET",
+      path: `/v2/${repository}/manifests/${reference}`,
+      scopes: [repositoryScope(repository, "pull")],
+      headers: { accept: accept.join(", ") },
+      expect: [200],
+      signal: options.signal,
+    });
+    const bytes = await response.bytes(MANIFEST_SIZE_LIMIT);
+    const contentType = mediaTypeOf(response.header("content-type"));
+    const manifest = parseManifest(bytes, contentType !== undefined && isManifestMediaType(contentType) ? contentType : undefined);
+    if (options.accept !== undefined && !options.accept.includes(manifest.mediaType)) {
+      throw new UnexpectedMediaTypeError(options.accept, manifest.mediaType);
+    }
+    verifyManifestDigest(manifest, response.header("docker-content-digest"), reference, `${repository}:${reference}`);
+    return manifest;
+  }
+
+  /**
+   * pubtools-quay's preference mode: ask for each media type in turn, one request each, and
+   * return the first answer whose type is exactly the one asked for.
+   */
+  async getManifestPreferring(repository: string, reference: string, preference: readonly string[], options: RequestOptions = {}): Promise<Manifest> {
+    for (const mediaType of preference) {
+      try {
+        return await this.getManifest(repository, reference, { ...options, accept: [mediaType] });
+      } catch (err) {
+        if (!(err instanceof UnexpectedMediaTypeError)) throw err;
+      }
+    }
+    throw new UnexpectedMediaTypeError(preference, "none of them");
+  }
+
+  /** HEAD a manifest: its descriptor (digest, media type, size) without the body. */
+  async headManifest(repository: string, reference: string, options: ManifestRequestOptions = {}): Promise<Descriptor> {
+    const accept = options.accept ?? MANIFEST_MEDIA_TYPES;
+    const response = await this.send({
+      method: "HEAD",
+      path: `/v2/${repository}/manifests/${reference}`,
+      scopes: [repositoryScope(repository, "pull")],
+      headers: { accept: accept.join(", ") },
+      expect: [200],
+      signal: options.signal,
+    });
+    await response.dump();
+    const digest = response.header("docker-content-digest");
+    const mediaType = mediaTypeOf(response.header("content-type"));
+    const size = Number(response.header("content-length"));
+    // Some registries omit the digest on HEAD; a GET tells it for certain.
+    if (digest === undefined || !isDigest(digest) || mediaType === undefined || !Number.isSafeInteger(size)) {
+      const manifest = await this.getManifest(repository, reference, options);
+      return { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length };
+    }
+    if (isDigest(reference) && parseDigest(reference).algorithm === parseDigest(digest).algorithm && reference !== digest) {
+      throw new DigestMismatchError(reference, digest, `manifest ${repository}@${reference}`);
+    }
+    return { mediaType, digest, size };
+  }
+
+  // ---- blobs -----------------------------------------------------------------------------
+
+  /** HEAD a blob: its size. Throws a not-found RegistryError if absent. */
+  async headBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<Descriptor> {
+    parseDigest(digest);
+    const response = await this.send({
+      method: "HEAD",
+      path: `/v2/${repository}/blobs/${digest}`,
+      scopes: [repositoryScope(repository, "pull")],
+      expect: [200],
+      signal: options.signal,
+    });
+    await response.dump();
+    const size = Number(response.header("content-length"));
+    if (!Number.isSafeInteger(size) || size < 0) throw new ProtocolError(`HEAD blob ${digest}: no valid Content-Length`);
+    return { mediaType: mediaTypeOf(response.header("content-type")) ?? "application/octet-stream", digest, size };
+  }
+
+  async blobExists(repository: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
+    try {
+      await this.headBlob(repository, digest, options);
+      return true;
+    } catch (err) {
+      if (err instanceof Error && "category" in err && err.category === "not-found") return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Stream a blob. The stream errors (DigestMismatchError / SizeMismatchError) instead of
+   * ending if the bytes are not the ones asked for; a dropped connection is resumed with Range.
+   */
+  async getBlob(repository: string, digest: string, options: BlobReadOptions = {}): Promise<Transform> {
+    parseDigest(digest);
+    const request = (offset: number) =>
+      this.send({
+        method: "GET",
+        path: `/v2/${repository}/blobs/${digest}`,
+        scopes: [repositoryScope(repository, "pull")],
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+        expect: offset > 0 ? [200, 206] : [200],
+        signal: options.signal,
+      });
+    const first = await request(0);
+    const verifier = createVerifyingStream(digest, {
+      what: `blob ${repository}@${digest}`,
+      ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
+    });
+    const source = Readable.from(resumingChunks(first, request, options));
+    pipeline(source, verifier, () => undefined);
+    return verifier;
+  }
+
+  /** A whole (small) blob in memory, verified: configs and the like. */
+  async getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
+    const limit = options.limit ?? MANIFEST_SIZE_LIMIT * 4;
+    const stream = await this.getBlob(repository, digest, options);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > limit) {
+        stream.destroy();
+        throw new ProtocolError(`blob ${repository}@${digest} is larger than ${limit} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks, total);
+  }
+}
+
+function credentialSource(options: RegistryClientOptions): CredentialSource | undefined {
+  const given = options.credentials;
+  if (given !== undefined) return "get" in given ? given : staticCredentials(given);
+  return options.dockerConfig === false ? undefined : new DockerConfigCredentials();
+}
+
+/** "application/json; charset=utf-8" -> "application/json"; undefined when absent or empty. */
+function mediaTypeOf(contentType: string | undefined): string | undefined {
+  const type = contentType === undefined ? "" : normalizeMediaType(contentType);
+  return type === "" ? undefined : type;
+}
+
+function readListPage(body: unknown, field: "repositories" | "tags", url: string): string[] {
+  if (typeof body !== "object" || body === null) throw new ProtocolError(`${url}: listing is not a JSON object`);
+  const list = (body as Record<string, unknown>)[field];
+  // Registries answer `"tags": null` for a repository without tags.
+  if (list === null || list === undefined) return [];
+  if (!Array.isArray(list) || !list.every((e): e is string => typeof e === "string")) {
+    throw new ProtocolError(`${url}: "${field}" is not a list of strings`);
+  }
+  return list;
+}
+
+/** Check served manifest bytes against the Docker-Content-Digest header and a requested digest, in their algorithms. */
+function verifyManifestDigest(manifest: Manifest, header: string | undefined, reference: string, what: string): void {
+  for (const expected of [header, isDigest(reference) ? reference : undefined]) {
+    if (expected === undefined || !isDigest(expected)) continue;
+    const { algorithm } = parseDigest(expected);
+    const actual = algorithm === "sha256" ? manifest.digest : digestOf(manifest.bytes, algorithm);
+    if (actual !== expected) throw new DigestMismatchError(expected, actual, `manifest ${what}`);
+  }
+}
+
+/** Yields a blob's bytes, re-requesting from the current offset when the connection drops mid-body. */
+async function* resumingChunks(
+  first: HttpResponse,
+  request: (offset: number) => Promise<HttpResponse>,
+  options: BlobReadOptions,
+): AsyncGenerator<Buffer> {
+  let response = first;
+  let received = 0;
+  let resumes = 0;
+  const maxResumes = options.resumeAttempts ?? 3;
+  for (;;) {
+    // A 200 to a Range request restarts from zero: skip what we already have.
+    let skip = response.status === 200 ? received : 0;
+    try {
+      for await (const chunk of response.body) {
+        let buf = chunk as Buffer;
+        if (skip > 0) {
+          const dropped = Math.min(skip, buf.length);
+          buf = buf.subarray(dropped);
+          skip -= dropped;
+          if (buf.length === 0) continue;
+        }
+        received += buf.length;
+        options.onProgress?.(received);
+        yield buf;
+      }
+      return;
+    } catch (err) {
+      if (options.signal?.aborted || resumes >= maxResumes || !isRetryableError(err)) throw err;
+      resumes++;
+      response = await request(received);
+      if (response.status === 206 && !contentRangeStartsAt(response.header("content-range"), received)) {
+        await response.dump();
+        throw new ProtocolError(`resumed blob download did not start at byte ${received}`);
+      }
+    }
+  }
+}
+
+function contentRangeStartsAt(header: string | undefined, offset: number): boolean {
+  const match = /^bytes (\d+)-/.exec(header ?? "");
+  return match !== null && Number(match[1]) === offset;
+}

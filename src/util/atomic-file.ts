@@ -1,0 +1,23 @@
+/** Files appear whole or not at all: write to a temporary name beside the target, rename when complete. */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+export function temporaryPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.partial`);
+}
+
+/** Stream into `path` atomically; on any error (digest mismatch included) nothing is left behind. */
+export async function writeStreamAtomic(path: string, source: Readable, options: { mode?: number } = {}): Promise<void> {
+  const temporary = temporaryPathFor(path);
+  try {
+    await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: options.mode ?? 0o644 }));
+    await rename(temporary, path);
+  } catch (err) {
+    await unlink(temporary).catch(() => undefined);
+    throw err;
+  }
+}
