@@ -60,6 +60,11 @@ class Scanner {
     while (this.text[i] === " " || this.text[i] === "\t") i++;
     return this.text[i] === "=" && this.text[i + 1] !== "=";
   }
+
+  /** True if the text at the cursor is a whole token68 (RFC 7235: b64 chars then "="s), e.g. "YWJjZGU=" which atParam would take for `name=`. */
+  atToken68(): boolean {
+    return /^[A-Za-z0-9\-._~+/]+=*[ \t]*(?:,|$)/.test(this.text.slice(this.pos));
+  }
 }
 
 export function parseChallenges(header: string | readonly string[]): Challenge[] {
@@ -77,7 +82,7 @@ function parseOneHeader(text: string): Challenge[] {
     const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
     challenges.push(challenge);
     scanner.skipSpaces();
-    if (!scanner.atParam() && scanner.peek() !== "," && !scanner.done) {
+    if (scanner.atToken68() || (!scanner.atParam() && scanner.peek() !== "," && !scanner.done)) {
       // token68 credentials-like blob (e.g. "Negotiate abc=="): keep it, it carries no params we use.
       const start = scanner.pos;
       while (!scanner.done && scanner.peek() !== ",") scanner.pos++;

@@ -1,6 +1,6 @@
 /** What every command needs: parsed global flags, one RegistryClient per registry, the output formatter. */
 import type { Readable } from "node:stream";
-import type { Credential } from "../auth/credentials.js";
+import { DockerConfigCredentials, dockerConfigPath, type Credential, type CredentialSource } from "../auth/credentials.js";
 import { Registry } from "../image/image.js";
 import type { Platform } from "../media/types.js";
 import { parsePlatform } from "../ref/platform.js";
@@ -59,10 +59,12 @@ export class CliContext {
 
   private async clientOptions(): Promise<RegistryClientOptions> {
     const o = this.options;
-    const credential = await this.resolveCredential();
+    const given = await this.resolveCredential();
+    // Without -u, credentials come from Docker's config.json, found through this process's environment.
+    const credentials: Credential | CredentialSource = given ?? new DockerConfigCredentials(dockerConfigPath(this.io.env));
     const stderr = this.io.stderr;
     return {
-      ...(credential ? { credentials: credential } : {}),
+      credentials,
       ...(o.plainHttp ? { plainHttp: true } : {}),
       tls: {
         ...(o.skipTlsVerify ? { insecureSkipVerify: true } : {}),

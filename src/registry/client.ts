@@ -8,7 +8,7 @@ import { Authenticator } from "../auth/authenticator.js";
 import { DockerConfigCredentials, staticCredentials, type Credential, type CredentialSource } from "../auth/credentials.js";
 import { repositoryScope, type Scope } from "../auth/scope.js";
 import { createVerifyingStream, digestOf, parseDigest, isDigest } from "../digest/digest.js";
-import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, UnexpectedMediaTypeError } from "../errors.js";
+import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, RegistryError, UnexpectedMediaTypeError } from "../errors.js";
 import { isLoopbackHost } from "../http/hosts.js";
 import { isRetryableError } from "../http/retry.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
@@ -72,6 +72,8 @@ export interface RegistryRequest extends RequestOptions {
   body?: RequestBody;
   /** Statuses that count as success; anything else becomes a RegistryError. */
   expect: readonly number[];
+  /** Send no credentials and answer no challenge (ping). */
+  anonymous?: boolean;
 }
 
 const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
@@ -141,6 +143,7 @@ export class RegistryClient {
         ...(req.body !== undefined ? { body: req.body } : {}),
         signal: req.signal,
       });
+    if (req.anonymous) return send(undefined);
     const sent = await this.auth.headerFor(url, req.scopes, req.signal);
     const response = await send(sent);
     const replayable = !(req.body instanceof Readable);
@@ -166,7 +169,7 @@ export class RegistryClient {
 
   /** GET /v2/: is this a registry, which API version, which auth. Does not authenticate. */
   async ping(options: RequestOptions = {}): Promise<PingResult> {
-    const response = await this.send({ method: "GET", path: "/v2/", scopes: [], expect: [200, 401], signal: options.signal });
+    const response = await this.send({ method: "GET", path: "/v2/", scopes: [], expect: [200, 401], anonymous: true, signal: options.signal });
     await response.dump();
     const schemes = response.status === 401 ? allHeaders(response.headers, "www-authenticate").map((h) => h.trim().split(/\s/)[0]?.toLowerCase() ?? "") : [];
     return { status: response.status, apiVersion: response.header("docker-distribution-api-version"), authSchemes: schemes, url: response.url };
@@ -243,17 +246,24 @@ export class RegistryClient {
 
   /**
    * pubtools-quay's preference mode: ask for each media type in turn, one request each, and
-   * return the first answer whose type is exactly the one asked for.
+   * return the first answer whose type is exactly the one asked for. A registry may answer a
+   * type it cannot serve with 404 (distribution does for an OCI index asked as a Docker list),
+   * so a not-found only counts once every type has been tried.
    */
   async getManifestPreferring(repository: string, reference: string, preference: readonly string[], options: RequestOptions = {}): Promise<Manifest> {
+    let notFound: unknown;
+    const served: string[] = [];
     for (const mediaType of preference) {
       try {
         return await this.getManifest(repository, reference, { ...options, accept: [mediaType] });
       } catch (err) {
-        if (!(err instanceof UnexpectedMediaTypeError)) throw err;
+        if (err instanceof UnexpectedMediaTypeError) served.push(err.actual);
+        else if (err instanceof RegistryError && err.category === "not-found") notFound ??= err;
+        else throw err;
       }
     }
-    throw new UnexpectedMediaTypeError(preference, "none of them");
+    if (served.length === 0 && notFound !== undefined) throw notFound;
+    throw new UnexpectedMediaTypeError(preference, served.join(", "));
   }
 
   /** HEAD a manifest: its descriptor (digest, media type, size) without the body. */
