@@ -35,8 +35,6 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env["DOCKER_CONFIG"] ?? join(homedir(), ".docker"), "config.json");
 }
 
-const DOCKER_HUB_KEYS = ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io", "https://index.docker.io/v1"];
-
 /** "https://host:5000/v1/" -> "host:5000"; Docker Hub's many spellings -> "docker.io". */
 export function normalizeConfigKey(key: string): string {
   const host = key.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "").toLowerCase();
@@ -55,8 +53,7 @@ export class DockerConfigCredentials implements CredentialSource {
     const config = await this.load();
     if (!config) return undefined;
     const wanted = normalizeConfigKey(registry);
-    const helperKeys = registry === "docker.io" ? DOCKER_HUB_KEYS : [registry];
-    const helper = helperKeys.map((k) => config.credHelpers?.[k]).find((h) => h !== undefined);
+    const helper = Object.entries(config.credHelpers ?? {}).find(([key]) => normalizeConfigKey(key) === wanted)?.[1];
     if (helper) return this.fromHelper(helper, registry);
     for (const [key, entry] of Object.entries(config.auths ?? {})) {
       if (normalizeConfigKey(key) !== wanted) continue;
@@ -125,6 +122,9 @@ function runHelper(program: string, serverUrl: string, timeoutMs: number): Promi
       const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "not installed" : text.trim().split("\n")[0] || err.message;
       reject(new AuthenticationError(`credential helper ${program} failed: ${reason}`, { cause: err, code: "CREDENTIAL_HELPER" }));
     });
+    // A helper may exit without reading stdin; the EPIPE that follows must not crash the process.
+    // Its exit status and output (handled above) tell what happened.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(serverUrl);
   });
 }

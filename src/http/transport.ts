@@ -48,7 +48,7 @@ export interface HttpRequest {
   signal?: AbortSignal | undefined;
   /** Follow redirects (default for GET and HEAD). Authorization is dropped when the origin changes. */
   followRedirects?: boolean;
-  /** Allow retries; defaults to true unless the body is a stream that cannot be replayed. */
+  /** Allow retries; defaults to true for idempotent methods. A stream body is never replayed. */
   retry?: boolean;
 }
 
@@ -71,6 +71,10 @@ export interface HttpResponse {
 
 export const DEFAULT_USER_AGENT = "quayside/0.1";
 const MAX_REDIRECTS = 10;
+/** Headers that carry credentials: never sent on to another origin. */
+const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie", "x-registry-auth"];
+/** Methods safe to send twice; POST and PATCH (upload starts and chunks) are retried only on request. */
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 
 const TLS_CERT_CODES = new Set([
@@ -118,7 +122,7 @@ export class HttpClient {
       if (hop >= MAX_REDIRECTS) throw new ProtocolError(`${method} ${redactUrl(req.url.toString())}: more than ${MAX_REDIRECTS} redirects`);
       url = new URL(location, url);
       // Credentials belong to the registry that asked for them, never to a CDN or another host.
-      if (url.origin !== startOrigin) delete headers["authorization"];
+      if (url.origin !== startOrigin) for (const name of CREDENTIAL_HEADERS) delete headers[name];
     }
   }
 
@@ -128,7 +132,8 @@ export class HttpClient {
 
   private async requestWithRetries(method: string, url: URL, headers: Record<string, string>, req: HttpRequest): Promise<HttpResponse> {
     const replayable = req.body === undefined || typeof req.body === "string" || req.body instanceof Uint8Array;
-    const maxRetries = req.retry === false || !replayable ? 0 : this.retryPolicy.retries;
+    const retryable = req.retry ?? IDEMPOTENT_METHODS.has(method);
+    const maxRetries = !retryable || !replayable ? 0 : this.retryPolicy.retries;
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
       this.log(() => `> ${method} ${redactUrl(url.toString())} ${JSON.stringify(redactHeaders(headers))}`);
@@ -139,7 +144,7 @@ export class HttpClient {
         if (req.signal?.aborted) throw abortError(req.signal, err);
         this.log(() => `< ${method} ${redactUrl(url.toString())} failed: ${errorCode(err) ?? String(err)}`);
         if (attempt < maxRetries && isRetryableError(err)) {
-          await sleep(retryDelay(this.retryPolicy, attempt), undefined, { signal: req.signal });
+          await backoff(retryDelay(this.retryPolicy, attempt), req.signal);
           continue;
         }
         throw toNetworkError(method, url, err);
@@ -148,7 +153,7 @@ export class HttpClient {
       if (attempt < maxRetries && isRetryableStatus(response.status)) {
         const retryAfter = parseRetryAfter(response.header("retry-after"));
         await response.dump();
-        await sleep(retryDelay(this.retryPolicy, attempt, retryAfter), undefined, { signal: req.signal });
+        await backoff(retryDelay(this.retryPolicy, attempt, retryAfter), req.signal);
         continue;
       }
       return response;
@@ -245,6 +250,15 @@ async function readLimited(body: Readable, limit: number, what: string): Promise
 
 function truncate(text: string, max = 200): string {
   return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+/** Waits between attempts; an abort while waiting is reported like any other abort (ABORTED), not as a bare AbortError. */
+async function backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (err) {
+    throw signal?.aborted ? abortError(signal, err) : err;
+  }
 }
 
 function abortError(signal: AbortSignal, cause: unknown): QuaysideError {

@@ -194,8 +194,9 @@ export class RegistryClient {
   }
 
   private async *paginate(path: string, field: "repositories" | "tags", scopes: readonly Scope[], options: ListOptions): AsyncIterable<string> {
+    let pageSize = options.pageSize;
     const first = new URLSearchParams();
-    if (options.pageSize !== undefined) first.set("n", String(options.pageSize));
+    if (pageSize !== undefined) first.set("n", String(pageSize));
     if (options.last !== undefined) first.set("last", options.last);
     let next: string | undefined = first.size > 0 ? `${path}?${first}` : path;
     const visited = new Set<string>();
@@ -205,7 +206,17 @@ export class RegistryClient {
       const url = this.resolve(next).toString();
       if (visited.has(url)) throw new ProtocolError(`${path}: pagination loops back to ${url}`);
       visited.add(url);
-      const response = await this.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
+      let response: HttpResponse;
+      try {
+        response = await this.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
+      } catch (err) {
+        // distribution refuses an `n` above its catalog.maxentries: fall back to the server's own page size.
+        if (!(err instanceof RegistryError && err.code === "PAGINATION_NUMBER_INVALID" && pageSize !== undefined)) throw err;
+        pageSize = undefined;
+        next = withoutPageSize(next);
+        visited.delete(url);
+        continue;
+      }
       const entries = readListPage(await response.json(), field, url);
       for (const entry of entries) {
         // A registry that resends an entry across pages must not make us report it twice.
@@ -213,10 +224,12 @@ export class RegistryClient {
         seen.add(entry);
         yield entry;
       }
-      next = nextLink(allHeaders(response.headers, "link"));
+      // RFC 8288: a relative target is relative to the page that carried it, not to the registry root.
+      const link = nextLink(allHeaders(response.headers, "link"));
+      next = link === undefined ? undefined : resolveLink(link, url);
       // No Link but a full page of the size we asked for: ask for what comes after the last entry.
-      if (next === undefined && options.pageSize !== undefined && entries.length === options.pageSize && entries.length > 0) {
-        next = `${path}?${new URLSearchParams({ n: String(options.pageSize), last: entries[entries.length - 1] ?? "" })}`;
+      if (next === undefined && pageSize !== undefined && entries.length === pageSize && entries.length > 0) {
+        next = `${path}?${new URLSearchParams({ n: String(pageSize), last: entries[entries.length - 1] ?? "" })}`;
       }
     }
   }
@@ -375,6 +388,12 @@ function mediaTypeOf(contentType: string | undefined): string | undefined {
   return type === "" ? undefined : type;
 }
 
+function withoutPageSize(pathAndQuery: string): string {
+  const url = new URL(pathAndQuery, "http://placeholder");
+  url.searchParams.delete("n");
+  return url.search === "" ? url.pathname : `${url.pathname}${url.search}`;
+}
+
 function readListPage(body: unknown, field: "repositories" | "tags", url: string): string[] {
   if (typeof body !== "object" || body === null) throw new ProtocolError(`${url}: listing is not a JSON object`);
   const list = (body as Record<string, unknown>)[field];
@@ -432,6 +451,14 @@ async function* resumingChunks(
         throw new ProtocolError(`resumed blob download did not start at byte ${received}`);
       }
     }
+  }
+}
+
+function resolveLink(link: string, page: string): string {
+  try {
+    return new URL(link, page).toString();
+  } catch (err) {
+    throw new ProtocolError(`${page}: Link header target ${JSON.stringify(link)} is not a URL`, { cause: err });
   }
 }
 

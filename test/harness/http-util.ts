@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse, Server } from "node:http";
+
+/** Reads a request body with a size cap (bodies here are small forms). */
+export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) throw new Error(`request body larger than ${limit} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { "content-type": "application/json", "content-length": String(data.length), ...headers });
+  res.end(data);
+}
+
+/** Listens on 127.0.0.1 on a free port; its sockets never keep the process alive. */
+export function listenLoopback(server: Server): Promise<number> {
+  server.on("connection", (socket) => socket.unref());
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.unref();
+      const address = server.address();
+      if (typeof address === "object" && address) resolve(address.port);
+      else reject(new Error("server has no address"));
+    });
+  });
+}
+
+/** Closes a server and drops its open (keep-alive) connections. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
