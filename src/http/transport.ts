@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request as undiciRequest } from "undici";
 import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
+import { readAll } from "../util/read-all.js";
 import { redactHeaders, redactUrl } from "./redact.js";
 import { DEFAULT_RETRY_POLICY, errorCode, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.js";
 
@@ -184,7 +185,7 @@ export class HttpClient {
           throw new ProtocolError(`${method} ${redactUrl(url.toString())}: response is not JSON: ${truncate(text)}`, { cause: err });
         }
       },
-      bytes: (limit = DEFAULT_BODY_LIMIT) => readLimited(body, limit, `${method} ${redactUrl(url.toString())}`),
+      bytes: (limit = DEFAULT_BODY_LIMIT) => readAll(body, limit, `${method} ${redactUrl(url.toString())}: response body`),
       dump: async () => {
         await body.dump().catch(() => undefined);
       },
@@ -231,21 +232,6 @@ export function allHeaders(headers: ResponseHeaders, name: string): string[] {
   const value = headers[name.toLowerCase()];
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
-}
-
-async function readLimited(body: Readable, limit: number, what: string): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    total += buf.length;
-    if (total > limit) {
-      body.destroy();
-      throw new ProtocolError(`${what}: response body larger than ${limit} bytes`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks, total);
 }
 
 function truncate(text: string, max = 200): string {

@@ -15,6 +15,7 @@ import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type
 import { parseManifest, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
+import { readAll } from "../util/read-all.js";
 import { registryError } from "./errors.js";
 import { nextLink } from "./link.js";
 
@@ -360,19 +361,8 @@ export class RegistryClient {
 
   /** A whole (small) blob in memory, verified: configs and the like. */
   async getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
-    const limit = options.limit ?? MANIFEST_SIZE_LIMIT * 4;
     const stream = await this.getBlob(repository, digest, options);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of stream) {
-      total += (chunk as Buffer).length;
-      if (total > limit) {
-        stream.destroy();
-        throw new ProtocolError(`blob ${repository}@${digest} is larger than ${limit} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks, total);
+    return readAll(stream, options.limit ?? MANIFEST_SIZE_LIMIT * 4, `blob ${repository}@${digest}`);
   }
 }
 

@@ -1,0 +1,57 @@
+/**
+ * The one seam between "where images live" and "what we do with them". A registry
+ * repository, an OCI image layout directory and a docker-archive tarball all implement
+ * Store; the copy engine knows nothing else.
+ */
+import type { Readable } from "node:stream";
+import type { Descriptor } from "../media/types.js";
+import { readAll } from "../util/read-all.js";
+
+export interface StoreOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface PushOptions extends StoreOptions {
+  /** Called with the running byte count while content is written. */
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
+export interface Store {
+  /** Where this is, for messages: "docker://host/repo", "oci:/dir", "docker-archive:/file.tar". */
+  readonly location: string;
+
+  /** The descriptor a tag or digest names here (a root manifest or index). Throws a not-found QuaysideError if unknown. */
+  resolve(reference: string, options?: StoreOptions): Promise<Descriptor>;
+
+  /**
+   * Content of a blob or manifest (told apart by descriptor.mediaType) as a stream that errors
+   * with DigestMismatchError / SizeMismatchError instead of ending if the bytes are wrong.
+   */
+  fetch(descriptor: Descriptor, options?: StoreOptions): Promise<Readable>;
+
+  /** Is this content here already? */
+  exists(descriptor: Descriptor, options?: StoreOptions): Promise<boolean>;
+
+  /**
+   * Store content under its digest. The content is verified on the way; on a mismatch nothing
+   * is stored. Manifests are stored untagged: naming them is tag()'s job, done last.
+   */
+  push(descriptor: Descriptor, content: Readable | Uint8Array, options?: PushOptions): Promise<void>;
+
+  /** Point a tag at a manifest already stored here. */
+  tag(descriptor: Descriptor, tag: string, options?: StoreOptions): Promise<void>;
+
+  /**
+   * Make a blob of `source` appear here without moving its bytes (cross-repository mount).
+   * Resolves false when this store cannot (another registry, or the server declined).
+   */
+  mount?(descriptor: Descriptor, source: Store, options?: StoreOptions): Promise<boolean>;
+
+  /** Finish writing (an archive writes its index and moves into place) and release resources. */
+  close(): Promise<void>;
+}
+
+/** Read a whole small item (manifest, config) from a store, verified. */
+export async function fetchBytes(store: Store, descriptor: Descriptor, options?: StoreOptions & { limit?: number }): Promise<Uint8Array> {
+  return readAll(await store.fetch(descriptor, options), options?.limit ?? 16 * 1024 * 1024, `${store.location}: ${descriptor.digest}`);
+}
