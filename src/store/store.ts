@@ -49,6 +49,9 @@ export interface Store {
 
   /** Finish writing (an archive writes its index and moves into place) and release resources. */
   close(): Promise<void>;
+
+  /** After a failure: discard whatever is half-written (temp files, an unfinished archive) and release resources. */
+  abort(): Promise<void>;
 }
 
 /** Read a whole small item (manifest, config) from a store, verified. */
