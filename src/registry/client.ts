@@ -13,10 +13,12 @@ import { isLoopbackHost } from "../http/hosts.js";
 import { isRetryableError } from "../http/retry.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
 import { parseManifest, type Manifest } from "../media/manifest.js";
-import { isManifestMediaType, MANIFEST_MEDIA_TYPES, normalizeMediaType, type Descriptor } from "../media/types.js";
+import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
 import { readAll } from "../util/read-all.js";
 import { registryError } from "./errors.js";
+import { untagPlaceholder } from "./placeholder.js";
+import { uploadBlob, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
 import { nextLink } from "./link.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
@@ -89,6 +91,8 @@ export class RegistryClient {
   private readonly ownsHttp: boolean;
   private readonly auth: Authenticator;
   private scheme: "https" | "http" | undefined;
+  /** What this registry turned out to support, learned as we go. */
+  readonly capabilities: { monolithicPost?: boolean; tagDelete?: boolean } = {};
 
   constructor(registry: string, options: RegistryClientOptions = {}) {
     this.registry = registry;
@@ -363,6 +367,106 @@ export class RegistryClient {
   async getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
     const stream = await this.getBlob(repository, digest, options);
     return readAll(stream, options.limit ?? MANIFEST_SIZE_LIMIT * 4, `blob ${repository}@${digest}`);
+  }
+
+  // ---- writes ----------------------------------------------------------------------------
+
+  /** Upload a blob (see BlobUploadOptions): skipped if present, mounted if possible, else sent. */
+  pushBlob(repository: string, source: Uint8Array | Readable, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
+    return uploadBlob(this, repository, source, options);
+  }
+
+  /** Cross-repository mount of one blob; resolves false (and opens no upload) when the registry declines. */
+  async mountBlob(repository: string, from: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
+    const scopes = [repositoryScope(repository, "pull", "push"), repositoryScope(from, "pull")];
+    const query = new URLSearchParams({ mount: digest, from });
+    const response = await this.send({ method: "POST", path: `/v2/${repository}/blobs/uploads/?${query}`, scopes, expect: [201, 202], signal: options.signal });
+    await response.dump();
+    if (response.status === 201) return true;
+    // 202 opened an upload session we will not use: cancel it so it does not linger.
+    const location = response.header("location");
+    if (location) await this.send({ method: "DELETE", path: location, scopes, expect: [204, 404], signal: options.signal }).then((r) => r.dump(), () => undefined);
+    return false;
+  }
+
+  /**
+   * PUT exact manifest bytes under a tag or digest, with the Content-Type of the manifest's own
+   * media type (detected by shape when absent). The digest the server answers is checked.
+   */
+  async putManifest(repository: string, reference: string, bytes: Uint8Array, options: RequestOptions & { mediaType?: string } = {}): Promise<Descriptor> {
+    const manifest = parseManifest(bytes, options.mediaType);
+    if (isDigest(reference) && reference !== manifest.digest) throw new DigestMismatchError(reference, manifest.digest, `manifest to put at ${repository}@${reference}`);
+    const response = await this.send({
+      method: "PUT",
+      path: `/v2/${repository}/manifests/${reference}`,
+      scopes: [repositoryScope(repository, "pull", "push")],
+      headers: { "content-type": manifest.mediaType },
+      body: bytes,
+      expect: [201],
+      signal: options.signal,
+    });
+    await response.dump();
+    const served = response.header("docker-content-digest");
+    if (served !== undefined && served !== manifest.digest) throw new DigestMismatchError(manifest.digest, served, `manifest ${repository}:${reference}`);
+    return { mediaType: manifest.mediaType, digest: manifest.digest, size: bytes.length };
+  }
+
+  /** DELETE a manifest by digest: every tag pointing at it goes with it. */
+  async deleteManifest(repository: string, digest: string, options: RequestOptions = {}): Promise<void> {
+    parseDigest(digest);
+    await this.deleteAt(`/v2/${repository}/manifests/${digest}`, repository, options);
+  }
+
+  async deleteBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<void> {
+    parseDigest(digest);
+    await this.deleteAt(`/v2/${repository}/blobs/${digest}`, repository, options);
+  }
+
+  /**
+   * Delete what a tag points at: resolves the tag to its digest, then deletes the manifest.
+   * EVERY tag on that manifest disappears with it (use untag() to remove just one).
+   */
+  async deleteTag(repository: string, tag: string, options: RequestOptions = {}): Promise<Descriptor> {
+    const descriptor = await this.headManifest(repository, tag, options);
+    await this.deleteManifest(repository, descriptor.digest, options);
+    return descriptor;
+  }
+
+  /**
+   * Remove ONE tag and leave the manifest and its other tags alone: DELETE by tag where the
+   * registry allows it (OCI 1.1), else point the tag at a unique placeholder manifest and
+   * delete that by digest.
+   */
+  async untag(repository: string, tag: string, options: RequestOptions = {}): Promise<{ method: "tag-delete" | "placeholder"; digest: string }> {
+    const current = await this.headManifest(repository, tag, options);
+    if (this.capabilities.tagDelete !== false) {
+      try {
+        await this.deleteAt(`/v2/${repository}/manifests/${tag}`, repository, options);
+        this.capabilities.tagDelete = true;
+        return { method: "tag-delete", digest: current.digest };
+      } catch (err) {
+        // distribution 2.8 answers DIGEST_INVALID (or 404/405 elsewhere) for a tag; anything else is real.
+        if (!(err instanceof RegistryError) || ![400, 404, 405].includes(err.status)) throw err;
+        this.capabilities.tagDelete = false;
+      }
+    }
+    const original = await this.getManifest(repository, current.digest, options);
+    const { config, manifest } = untagPlaceholder(repository, tag);
+    await this.pushBlob(repository, config, { mediaType: MediaType.OciEmpty, ...options });
+    const placeholder = await this.putManifest(repository, tag, manifest, options);
+    try {
+      await this.deleteManifest(repository, placeholder.digest, options);
+    } catch (err) {
+      // Deletes refused (disabled, or no delete permission): put the tag back where it was.
+      await this.putManifest(repository, tag, original.bytes, { ...options, mediaType: original.mediaType });
+      throw err;
+    }
+    return { method: "placeholder", digest: current.digest };
+  }
+
+  private async deleteAt(path: string, repository: string, options: RequestOptions): Promise<void> {
+    const response = await this.send({ method: "DELETE", path, scopes: [repositoryScope(repository, "delete")], expect: [202, 200, 204], signal: options.signal });
+    await response.dump();
   }
 }
 

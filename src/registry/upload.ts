@@ -1,0 +1,309 @@
+/**
+ * Blob uploads (distribution spec "push"): skip when present, cross-repository mount,
+ * monolithic POST ?digest= or POST + PUT, streamed PATCH with the digest computed on the
+ * way, and chunked PATCH with Content-Range that resumes from the server's Range.
+ */
+import { Readable, Transform } from "node:stream";
+import { repositoryScope, type Scope } from "../auth/scope.js";
+import { createVerifyingStream, DigestHasher, digestOf, parseDigest } from "../digest/digest.js";
+import { DigestMismatchError, NetworkError, ProtocolError, RegistryError } from "../errors.js";
+import type { HttpResponse } from "../http/transport.js";
+import type { Descriptor } from "../media/types.js";
+import type { RegistryClient, RequestOptions } from "./client.js";
+
+export interface BlobUploadOptions extends RequestOptions {
+  /** The blob's digest, if known: enables the existence check, mounts and a one-request upload. */
+  digest?: string;
+  /** The blob's size, if known: lets a stream go up in one PUT. */
+  size?: number;
+  mediaType?: string;
+  /** Upload in PATCH chunks of this many bytes (bounded memory, resumable). */
+  chunkSize?: number;
+  /** Try a cross-repository mount from this repository of the same registry first. */
+  mountFrom?: string;
+  /** Check with HEAD first and skip the upload if the blob is there. Default true. */
+  skipExisting?: boolean;
+  onProgress?: (bytes: number) => void;
+}
+
+export type UploadOutcome = "uploaded" | "skipped" | "mounted";
+
+export interface BlobUploadResult {
+  descriptor: Descriptor;
+  outcome: UploadOutcome;
+}
+
+/** Small in-memory blobs try the single-request monolithic POST first. */
+const MONOLITHIC_POST_LIMIT = 1024 * 1024;
+const MAX_CHUNK_RESUMES = 3;
+
+export async function uploadBlob(
+  client: RegistryClient,
+  repository: string,
+  source: Uint8Array | Readable,
+  options: BlobUploadOptions = {},
+): Promise<BlobUploadResult> {
+  if (options.digest !== undefined) parseDigest(options.digest);
+  const known = resolveKnownDigest(source, options);
+  const mediaType = options.mediaType ?? "application/octet-stream";
+  const scopes = uploadScopes(repository, options.mountFrom);
+  const base = `/v2/${repository}/blobs/uploads/`;
+
+  if (known !== undefined && options.skipExisting !== false && (await client.blobExists(repository, known.digest, options))) {
+    drain(source);
+    return { descriptor: { mediaType, digest: known.digest, size: known.size ?? -1 }, outcome: "skipped" };
+  }
+
+  let location: string;
+  if (known !== undefined && options.mountFrom !== undefined && options.mountFrom !== repository) {
+    const query = new URLSearchParams({ mount: known.digest, from: options.mountFrom });
+    const response = await client.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], signal: options.signal });
+    await response.dump();
+    if (response.status === 201) {
+      drain(source);
+      checkServedDigest(response, known.digest);
+      const size = known.size ?? (await client.headBlob(repository, known.digest, options)).size;
+      return { descriptor: { mediaType, digest: known.digest, size }, outcome: "mounted" };
+    }
+    location = requireLocation(response);
+  } else if (source instanceof Uint8Array && known !== undefined && source.length <= MONOLITHIC_POST_LIMIT && client.capabilities.monolithicPost !== false) {
+    const response = await client.send({
+      method: "POST",
+      path: `${base}?${new URLSearchParams({ digest: known.digest })}`,
+      scopes,
+      headers: { "content-type": "application/octet-stream" },
+      body: source,
+      expect: [201, 202],
+      signal: options.signal,
+    });
+    await response.dump();
+    if (response.status === 201) {
+      client.capabilities.monolithicPost = true;
+      checkServedDigest(response, known.digest);
+      options.onProgress?.(source.length);
+      return { descriptor: { mediaType, digest: known.digest, size: source.length }, outcome: "uploaded" };
+    }
+    // The server ignored the body and opened a session instead: remember, and upload into it.
+    client.capabilities.monolithicPost = false;
+    location = requireLocation(response);
+  } else {
+    const response = await client.send({ method: "POST", path: base, scopes, expect: [202], signal: options.signal });
+    await response.dump();
+    location = requireLocation(response);
+  }
+
+  const descriptor =
+    options.chunkSize !== undefined
+      ? await uploadChunked(client, location, source, scopes, options, mediaType)
+      : source instanceof Uint8Array
+        ? await putWhole(client, location, source, known?.digest ?? digestOf(source), scopes, options, mediaType)
+        : known?.size !== undefined
+          ? await putWhole(client, location, source, known.digest, scopes, options, mediaType, known.size)
+          : await patchStreamThenPut(client, location, source, scopes, options, mediaType);
+  return { descriptor, outcome: "uploaded" };
+}
+
+function resolveKnownDigest(source: Uint8Array | Readable, options: BlobUploadOptions): { digest: string; size?: number } | undefined {
+  if (source instanceof Uint8Array) {
+    const algorithm = options.digest !== undefined ? parseDigest(options.digest).algorithm : "sha256";
+    const actual = digestOf(source, algorithm);
+    if (options.digest !== undefined && actual !== options.digest) throw new DigestMismatchError(options.digest, actual, "blob to upload");
+    return { digest: actual, size: source.length };
+  }
+  if (options.digest === undefined) return undefined;
+  return { digest: options.digest, ...(options.size !== undefined ? { size: options.size } : {}) };
+}
+
+function uploadScopes(repository: string, mountFrom: string | undefined): Scope[] {
+  const scopes = [repositoryScope(repository, "pull", "push")];
+  if (mountFrom !== undefined && mountFrom !== repository) scopes.push(repositoryScope(mountFrom, "pull"));
+  return scopes;
+}
+
+/** One PUT carrying the whole blob, verified on the way when it streams. */
+async function putWhole(
+  client: RegistryClient,
+  location: string,
+  source: Uint8Array | Readable,
+  digest: string,
+  scopes: readonly Scope[],
+  options: BlobUploadOptions,
+  mediaType: string,
+  size?: number,
+): Promise<Descriptor> {
+  const length = source instanceof Uint8Array ? source.length : (size as number);
+  const body = source instanceof Uint8Array ? source : verifiedWithProgress(source, digest, length, options.onProgress);
+  const response = await client.send({
+    method: "PUT",
+    path: withDigest(location, digest),
+    scopes,
+    headers: { "content-type": "application/octet-stream", "content-length": String(length) },
+    body,
+    expect: [201],
+    signal: options.signal,
+  });
+  await response.dump();
+  checkServedDigest(response, digest);
+  if (source instanceof Uint8Array) options.onProgress?.(length);
+  return { mediaType, digest, size: length };
+}
+
+/** Unknown digest: stream the body in one PATCH while hashing, then close the upload with the digest we computed. */
+async function patchStreamThenPut(
+  client: RegistryClient,
+  location: string,
+  source: Readable,
+  scopes: readonly Scope[],
+  options: BlobUploadOptions,
+  mediaType: string,
+): Promise<Descriptor> {
+  const hasher = new DigestHasher();
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hasher.update(chunk);
+      options.onProgress?.(hasher.bytes);
+      callback(null, chunk);
+    },
+  });
+  source.on("error", (err) => hashing.destroy(err));
+  const patched = await client.send({
+    method: "PATCH",
+    path: location,
+    scopes,
+    headers: { "content-type": "application/octet-stream" },
+    body: source.pipe(hashing),
+    expect: [202],
+    signal: options.signal,
+  });
+  await patched.dump();
+  const digest = hasher.digest();
+  const closed = await client.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], signal: options.signal });
+  await closed.dump();
+  checkServedDigest(closed, digest);
+  return { mediaType, digest, size: hasher.bytes };
+}
+
+/**
+ * PATCH chunks with Content-Range. Memory holds one chunk; after a 416 or a dropped
+ * connection the server's Range says where to go on from, within the current chunk.
+ */
+async function uploadChunked(
+  client: RegistryClient,
+  firstLocation: string,
+  source: Uint8Array | Readable,
+  scopes: readonly Scope[],
+  options: BlobUploadOptions,
+  mediaType: string,
+): Promise<Descriptor> {
+  const chunkSize = options.chunkSize as number;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) throw new RangeError("chunkSize must be a positive integer");
+  const hasher = new DigestHasher(options.digest !== undefined ? parseDigest(options.digest).algorithm : "sha256");
+  let location = firstLocation;
+  let offset = 0;
+  for await (const chunk of chunksOf(source, chunkSize)) {
+    hasher.update(chunk);
+    let sent = 0;
+    for (let resumes = 0; sent < chunk.length; ) {
+      const part = chunk.subarray(sent);
+      const start = offset + sent;
+      try {
+        const response = await client.send({
+          method: "PATCH",
+          path: location,
+          scopes,
+          headers: {
+            "content-type": "application/octet-stream",
+            "content-range": `${start}-${start + part.length - 1}`,
+            "content-length": String(part.length),
+          },
+          body: part,
+          expect: [202],
+          signal: options.signal,
+        });
+        await response.dump();
+        location = requireLocation(response);
+        sent = chunk.length;
+      } catch (err) {
+        const retryable = (err instanceof RegistryError && err.status === 416) || err instanceof NetworkError;
+        if (!retryable || resumes++ >= MAX_CHUNK_RESUMES || options.signal?.aborted) throw err;
+        const status = await uploadStatus(client, location, scopes, options);
+        location = status.location;
+        if (status.next < offset || status.next > offset + chunk.length) {
+          throw new ProtocolError(`upload resume: the server has ${status.next} bytes, outside the chunk at ${offset}-${offset + chunk.length - 1}`);
+        }
+        sent = status.next - offset;
+      }
+    }
+    offset += chunk.length;
+    options.onProgress?.(offset);
+  }
+  const digest = hasher.digest();
+  if (options.digest !== undefined && digest !== options.digest) throw new DigestMismatchError(options.digest, digest, "uploaded blob");
+  const closed = await client.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], signal: options.signal });
+  await closed.dump();
+  checkServedDigest(closed, digest);
+  return { mediaType, digest, size: offset };
+}
+
+/** GET on an upload session: 204 with `Range: 0-N` (the bytes it holds) and a fresh Location. */
+async function uploadStatus(client: RegistryClient, location: string, scopes: readonly Scope[], options: RequestOptions): Promise<{ next: number; location: string }> {
+  const response = await client.send({ method: "GET", path: location, scopes, expect: [204], signal: options.signal });
+  await response.dump();
+  const range = /^(?:bytes=)?0-(\d+)$/.exec(response.header("range") ?? "");
+  return { next: range ? Number(range[1]) + 1 : 0, location: response.header("location") ?? location };
+}
+
+async function* chunksOf(source: Uint8Array | Readable, size: number): AsyncGenerator<Buffer> {
+  if (source instanceof Uint8Array) {
+    for (let i = 0; i < source.length; i += size) yield Buffer.from(source.buffer, source.byteOffset + i, Math.min(size, source.length - i));
+    return;
+  }
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const data of source) {
+    let buf = data as Buffer;
+    while (buf.length > 0) {
+      const take = Math.min(size - pendingBytes, buf.length);
+      pending.push(buf.subarray(0, take));
+      pendingBytes += take;
+      buf = buf.subarray(take);
+      if (pendingBytes === size) {
+        yield Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}
+
+function verifiedWithProgress(source: Readable, digest: string, size: number, onProgress?: (bytes: number) => void): Readable {
+  const verifier = createVerifyingStream(digest, { expectedSize: size, what: "blob upload" });
+  source.on("error", (err) => verifier.destroy(err));
+  if (onProgress) {
+    let bytes = 0;
+    source.on("data", (chunk: Buffer) => onProgress((bytes += chunk.length)));
+  }
+  return source.pipe(verifier);
+}
+
+function drain(source: Uint8Array | Readable): void {
+  if (source instanceof Readable) source.resume();
+}
+
+function requireLocation(response: HttpResponse): string {
+  const location = response.header("location");
+  if (!location) throw new ProtocolError(`${response.url}: upload answer without a Location header`);
+  return location;
+}
+
+function withDigest(location: string, digest: string): string {
+  const url = new URL(location, "http://placeholder");
+  url.searchParams.set("digest", digest);
+  return /^[a-z]+:\/\//i.test(location) ? url.toString() : `${url.pathname}${url.search}`;
+}
+
+function checkServedDigest(response: HttpResponse, digest: string): void {
+  const served = response.header("docker-content-digest");
+  if (served !== undefined && served !== digest) throw new DigestMismatchError(digest, served, "blob the registry stored");
+}
