@@ -130,7 +130,8 @@ export class RegistryClient {
         return response;
       } catch (err) {
         // Docker's rule for loopback registries: if one does not speak TLS, use plain HTTP.
-        if (this.scheme === undefined && isLoopbackHost(this.apiHost) && err instanceof NetworkError && err.code === "TLS_NOT_SUPPORTED") {
+        // (Concurrent first requests may all fail this way: each retries once on plain HTTP.)
+        if (this.scheme !== "https" && url.protocol === "https:" && isLoopbackHost(this.apiHost) && err instanceof NetworkError && err.code === "TLS_NOT_SUPPORTED") {
           this.scheme = "http";
           continue;
         }

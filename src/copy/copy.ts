@@ -1,0 +1,94 @@
+/**
+ * The one copy engine: any Store to any Store. It walks the graph (index -> manifests ->
+ * config and layers), copies blobs in parallel (skipping what the destination has, mounting
+ * across repositories where it can, streaming the rest), then manifests children-first,
+ * and only then names the root: nothing is tagged before everything it references is there.
+ */
+import type { Descriptor, Platform } from "../media/types.js";
+import type { Store, StoreOptions } from "../store/store.js";
+import { forEachLimit } from "../util/limit.js";
+import { planGraph } from "./graph.js";
+
+export type BlobOutcome = "copied" | "skipped" | "mounted";
+
+export type CopyEvent =
+  | { type: "blob-start"; descriptor: Descriptor }
+  | { type: "blob-progress"; descriptor: Descriptor; bytes: number }
+  | { type: "blob-done"; descriptor: Descriptor; outcome: BlobOutcome }
+  | { type: "manifest-done"; descriptor: Descriptor; outcome: "copied" | "skipped" };
+
+export interface CopyOptions extends StoreOptions {
+  /**
+   * From an index, copy only these platforms. One platform: the destination gets that image
+   * manifest alone. Several: a new index holding just those entries (so its digest differs
+   * from the source's). Default: the whole graph, every digest unchanged.
+   */
+  platforms?: readonly Platform[] | undefined;
+  /** Blobs copied at once. Default 4. */
+  jobs?: number | undefined;
+  onEvent?: ((event: CopyEvent) => void) | undefined;
+}
+
+export interface CopyResult {
+  /** What the source reference named. */
+  source: Descriptor;
+  /** What was written and tagged at the destination (differs from source when platforms were picked). */
+  destination: Descriptor;
+  tag: string | undefined;
+  /** Platforms of the image manifests copied (empty when they carry none). */
+  platforms: string[];
+  /** True when a subset of an index was written as a new index. */
+  indexRewritten: boolean;
+  blobs: Record<BlobOutcome, number>;
+  manifests: { copied: number; skipped: number };
+  /** Bytes streamed from source to destination (mounted and skipped blobs move none). */
+  bytes: number;
+  durationMs: number;
+}
+
+const DEFAULT_JOBS = 4;
+
+export async function copyImage(source: Store, sourceReference: string, destination: Store, tag: string | undefined, options: CopyOptions = {}): Promise<CopyResult> {
+  const started = Date.now();
+  const sourceRoot = await source.resolve(sourceReference, options);
+  const plan = await planGraph(source, sourceRoot, options);
+  const result: CopyResult = {
+    source: sourceRoot,
+    destination: plan.root,
+    tag,
+    platforms: plan.manifests.flatMap((m) => (m.platform ? [m.platform] : [])),
+    indexRewritten: plan.indexRewritten,
+    blobs: { copied: 0, skipped: 0, mounted: 0 },
+    manifests: { copied: 0, skipped: 0 },
+    bytes: 0,
+    durationMs: 0,
+  };
+  const emit = options.onEvent ?? (() => undefined);
+
+  await forEachLimit(plan.blobs, options.jobs ?? DEFAULT_JOBS, async (blob) => {
+    emit({ type: "blob-start", descriptor: blob });
+    const outcome = await copyBlob(source, destination, blob, options, (bytes) => emit({ type: "blob-progress", descriptor: blob, bytes }));
+    result.blobs[outcome]++;
+    if (outcome === "copied") result.bytes += blob.size;
+    emit({ type: "blob-done", descriptor: blob, outcome });
+  });
+
+  for (const node of plan.manifests) {
+    const present = await destination.exists(node.descriptor, options);
+    if (!present) await destination.push(node.descriptor, node.bytes, options);
+    result.manifests[present ? "skipped" : "copied"]++;
+    emit({ type: "manifest-done", descriptor: node.descriptor, outcome: present ? "skipped" : "copied" });
+  }
+  if (tag !== undefined) await destination.tag(plan.root, tag, options);
+  result.durationMs = Date.now() - started;
+  return result;
+}
+
+async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: (bytes: number) => void): Promise<BlobOutcome> {
+  if (await destination.exists(blob, options)) return "skipped";
+  if (destination.mount && (await destination.mount(blob, source, options))) return "mounted";
+  const content = await source.fetch(blob, options);
+  await destination.push(blob, content, { ...options, onProgress });
+  return "copied";
+}
+
