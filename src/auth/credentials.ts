@@ -3,9 +3,10 @@
  * (`auths` entries, `credHelpers` per registry, a default `credsStore`).
  */
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { temporaryPathFor } from "../util/atomic-file.js";
 import { AuthenticationError } from "../errors.js";
 
 export type Credential =
@@ -127,4 +128,56 @@ function runHelper(program: string, serverUrl: string, timeoutMs: number): Promi
     child.stdin?.on("error", () => undefined);
     child.stdin?.end(serverUrl);
   });
+}
+
+/** The auths key Docker uses for a registry: Docker Hub keeps its legacy URL. */
+export function configKeyFor(registry: string): string {
+  return normalizeConfigKey(registry) === "docker.io" ? "https://index.docker.io/v1/" : registry;
+}
+
+/**
+ * `login`: store base64(user:password) under auths, keeping every other field of the file,
+ * written atomically with mode 0600 (it holds a secret).
+ */
+export async function saveDockerCredential(path: string, registry: string, username: string, password: string): Promise<void> {
+  await updateDockerConfig(path, (config) => {
+    const auths = config.auths ?? {};
+    for (const key of Object.keys(auths)) if (normalizeConfigKey(key) === normalizeConfigKey(registry)) delete auths[key];
+    auths[configKeyFor(registry)] = { auth: Buffer.from(`${username}:${password}`).toString("base64") };
+    config.auths = auths;
+  });
+}
+
+/** `logout`: remove the registry's auths entries; resolves false if there were none. */
+export async function removeDockerCredential(path: string, registry: string): Promise<boolean> {
+  let removed = false;
+  await updateDockerConfig(path, (config) => {
+    for (const key of Object.keys(config.auths ?? {})) {
+      if (normalizeConfigKey(key) !== normalizeConfigKey(registry)) continue;
+      delete config.auths?.[key];
+      removed = true;
+    }
+  });
+  return removed;
+}
+
+async function updateDockerConfig(path: string, change: (config: DockerConfig & Record<string, unknown>) => void): Promise<void> {
+  let config: DockerConfig & Record<string, unknown> = {};
+  try {
+    config = JSON.parse(await readFile(path, "utf8")) as DockerConfig & Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new AuthenticationError(`cannot update ${path}: ${(err as Error).message}`, { cause: err, code: "INVALID_DOCKER_CONFIG" });
+    }
+  }
+  change(config);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = temporaryPathFor(path);
+  try {
+    await writeFile(temporary, `${JSON.stringify(config, null, "\t")}\n`, { mode: 0o600, flag: "wx" });
+    await rename(temporary, path);
+  } catch (err) {
+    await unlink(temporary).catch(() => undefined);
+    throw err;
+  }
 }

@@ -30,7 +30,7 @@ export interface CliIo extends OutputStreams {
 export class CliContext {
   readonly output: Output;
   private readonly registries = new Map<string, Registry>();
-  private credential: Promise<Credential | undefined> | undefined;
+  private givenCredential: Promise<Credential | undefined> | undefined;
 
   constructor(
     readonly options: GlobalOptions,
@@ -59,7 +59,7 @@ export class CliContext {
 
   private async clientOptions(): Promise<RegistryClientOptions> {
     const o = this.options;
-    const given = await this.resolveCredential();
+    const given = await this.credential();
     // Without -u, credentials come from Docker's config.json, found through this process's environment.
     const credentials: Credential | CredentialSource = given ?? new DockerConfigCredentials(dockerConfigPath(this.io.env));
     const stderr = this.io.stderr;
@@ -76,8 +76,9 @@ export class CliContext {
     };
   }
 
-  private resolveCredential(): Promise<Credential | undefined> {
-    this.credential ??= (async () => {
+  /** The credential given with -u/--password-stdin (stdin is read once), if any. */
+  credential(): Promise<Credential | undefined> {
+    this.givenCredential ??= (async () => {
       const { username, passwordStdin } = this.options;
       if (username === undefined) {
         if (passwordStdin) throw new UsageError("--password-stdin needs --username");
@@ -88,7 +89,7 @@ export class CliContext {
       if (password === "") throw new UsageError("--password-stdin: standard input was empty");
       return { kind: "basic", username, password };
     })();
-    return this.credential;
+    return this.givenCredential;
   }
 }
 

@@ -5,6 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { QuaysideError } from "../errors.js";
 import * as read from "./commands/read.js";
+import * as write from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 
@@ -92,13 +93,13 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .argument("<ref>")
     .action(action((ctx, ref) => read.inspectCommand(ctx, ref as string)));
 
-  const blob = program.command("blob").description("read blobs");
+  const blob = program.command("blob").description("read, upload, mount and delete blobs");
   blob
     .command("get")
     .description("download the blob REPO@DIGEST (digest verified) to stdout or a file")
     .argument("<repo@digest>")
     .option("-o, --output <file>", "write to FILE (atomically: nothing is left if the download fails)")
-    .addOption(new Option("--progress <mode>", "progress display").choices(["tty", "plain", "json", "none"]))
+    .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["tty", "plain", "json", "none"]))
     .action(action((ctx, ref) => read.blobGet(ctx, ref as string, blobGetOptions(ctx))));
   blob
     .command("size")
@@ -106,7 +107,87 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .argument("<repo@digest>")
     .action(action((ctx, ref) => read.blobSize(ctx, ref as string)));
 
+  const progressOption = () => new Option("--progress <mode>", "progress display on stderr (default: bars on a terminal, plain lines otherwise)").choices(["tty", "plain", "json", "none"]);
+
+  program
+    .command("copy")
+    .description("copy an image between registries, OCI layouts (oci:PATH[:TAG]) and docker archives (docker-archive:PATH[:REF])")
+    .argument("<source>")
+    .argument("<destination>")
+    .option("--all-platforms", "copy every platform of an index (the default; digests stay the same)")
+    .option("-j, --jobs <n>", "blobs copied at once", positiveInt, 4)
+    .addOption(progressOption())
+    .addHelpText("after", "\n--platform a[,b...]: copy only these platforms of an index; one gives that image alone, several a new index (with a new digest).")
+    .action(action((ctx, src, dst) => write.copy(ctx, src as string, dst as string, copyOptions(ctx))));
+
+  program
+    .command("tag")
+    .description("put the manifest of REF under NEWTAG (a tag, or a full reference in another repository)")
+    .argument("<ref>")
+    .argument("<newtag>")
+    .action(action((ctx, ref, newTag) => write.tag(ctx, ref as string, newTag as string)));
+
+  program
+    .command("delete")
+    .description("delete the manifest REF names (by tag: every tag on that manifest goes with it)")
+    .argument("<ref>")
+    .action(action((ctx, ref) => write.deleteCommand(ctx, ref as string)));
+
+  program
+    .command("untag")
+    .description("remove one tag, keeping the manifest and its other tags")
+    .argument("<repo:tag>")
+    .action(action((ctx, ref) => write.untag(ctx, ref as string)));
+
+  program
+    .command("check")
+    .description("verify that every manifest and blob of REF is present (exit 3 if not)")
+    .argument("<ref>")
+    .action(action((ctx, ref) => write.check(ctx, ref as string)));
+
+  blob
+    .command("put")
+    .description("upload FILE as a blob of REPO; prints its digest")
+    .argument("<repo>")
+    .argument("<file>")
+    .addOption(progressOption())
+    .action(action((ctx, repo, file) => write.blobPut(ctx, repo as string, file as string, progressOnly(ctx))));
+  blob
+    .command("mount")
+    .description("make blob DIGEST of FROM-REPO appear in REPO (same registry) without copying bytes")
+    .argument("<repo>")
+    .argument("<from-repo>")
+    .argument("<digest>")
+    .action(action((ctx, repo, from, digest) => write.blobMount(ctx, repo as string, from as string, digest as string)));
+  blob
+    .command("delete")
+    .description("delete the blob REPO@DIGEST")
+    .argument("<repo@digest>")
+    .action(action((ctx, ref) => write.blobDelete(ctx, ref as string)));
+
+  program
+    .command("login")
+    .description("check credentials against REGISTRY and save them in Docker's config.json ($DOCKER_CONFIG)")
+    .argument("<registry>")
+    .action(action((ctx, host) => write.login(ctx, host as string)));
+
+  program
+    .command("logout")
+    .description("remove REGISTRY's credentials from Docker's config.json")
+    .argument("<registry>")
+    .action(action((ctx, host) => write.logout(ctx, host as string)));
+
   return program;
+}
+
+function copyOptions(ctx: CliContext): write.CopyCommandOptions {
+  const o = ctx.options as { allPlatforms?: boolean; jobs?: number; progress?: string };
+  return { ...(o.allPlatforms ? { allPlatforms: true } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}) };
+}
+
+function progressOnly(ctx: CliContext): { progress?: string } {
+  const o = ctx.options as { progress?: string };
+  return o.progress !== undefined ? { progress: o.progress } : {};
 }
 
 function pageSize(ctx: CliContext): { pageSize?: number } {

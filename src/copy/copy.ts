@@ -12,6 +12,8 @@ import { planGraph } from "./graph.js";
 export type BlobOutcome = "copied" | "skipped" | "mounted";
 
 export type CopyEvent =
+  /** Before any byte moves: every blob the copy will consider, and how many manifests. */
+  | { type: "plan"; blobs: readonly Descriptor[]; manifests: number }
   | { type: "blob-start"; descriptor: Descriptor }
   | { type: "blob-progress"; descriptor: Descriptor; bytes: number }
   | { type: "blob-done"; descriptor: Descriptor; outcome: BlobOutcome }
@@ -64,6 +66,7 @@ export async function copyImage(source: Store, sourceReference: string, destinat
     durationMs: 0,
   };
   const emit = options.onEvent ?? (() => undefined);
+  emit({ type: "plan", blobs: plan.blobs, manifests: plan.manifests.length });
 
   await forEachLimit(plan.blobs, options.jobs ?? DEFAULT_JOBS, async (blob) => {
     emit({ type: "blob-start", descriptor: blob });

@@ -1,0 +1,39 @@
+/**
+ * Where an image is, from the text a user types: a registry reference ("host/repo:tag",
+ * optionally prefixed "docker://"), "oci:PATH[:TAG]" or "docker-archive:PATH[:REF]".
+ */
+import { QuaysideError } from "../errors.js";
+import { parseReference } from "../ref/reference.js";
+import type { RegistryClient } from "../registry/client.js";
+import { RegistryStore } from "./registry-store.js";
+import type { Store } from "./store.js";
+
+export interface OpenedLocation {
+  store: Store;
+  /** What names the image in the store: a tag or digest. Undefined: the store's only image (archives). */
+  name: string | undefined;
+  /** The tag to write at a destination (undefined when only a digest was given). */
+  tag: string | undefined;
+  /** For registries: the registry host, so callers can reuse one client per registry. */
+  registry?: string;
+}
+
+export type Role = "source" | "destination";
+
+export interface OpenLocationOptions {
+  /** A client for a registry host (one per host, shared by the caller). */
+  registryClient: (registry: string) => Promise<RegistryClient>;
+}
+
+export async function openLocation(text: string, role: Role, options: OpenLocationOptions): Promise<OpenedLocation> {
+  // "oci:5000/repo" would be a registry called "oci" on port 5000: only a scheme not followed by a port counts.
+  const scheme = /^(oci|docker-archive):(?!\d+\/)/.exec(text)?.[1];
+  if (scheme !== undefined) return openFileLocation(scheme, text, role);
+  const reference = parseReference(text.startsWith("docker://") ? text.slice("docker://".length) : text);
+  const client = await options.registryClient(reference.registry);
+  return { store: new RegistryStore(client, reference.repository), name: reference.digest ?? reference.tag, tag: reference.tag, registry: reference.registry };
+}
+
+async function openFileLocation(scheme: string, text: string, _role: Role): Promise<OpenedLocation> {
+  throw new QuaysideError("UNSUPPORTED_LOCATION", `${scheme}: locations are not available yet (${text})`, { category: "invalid-input" });
+}
