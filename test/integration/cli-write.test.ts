@@ -1,0 +1,165 @@
+/** The CLI write commands against real registries: copy, tag, untag, delete, check, blob put/mount/delete, login/logout. */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { digestOf } from "../../src/digest/digest.js";
+import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
+import { startRegistry, type RunningRegistry } from "../harness/registry.js";
+import { skopeoDigest } from "../harness/skopeo.js";
+import { runCli } from "./helpers.js";
+
+let env: TestEnvironment;
+let target: RunningRegistry;
+let workDir: string;
+
+before(async () => {
+  env = await getTestEnvironment();
+  target = await startRegistry({ mode: "anonymous" });
+  workDir = await mkdtemp(join(tmpdir(), "quayside-cli-write-"));
+});
+after(async () => {
+  await target?.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const at = (path: string): string => `${target.host}/${path}`;
+
+describe("copy", () => {
+  test("registry to registry: whole index, digests equal, JSON summary and JSON progress lines", async () => {
+    const multi = env.anonymous.seeded.multi;
+    const result = await runCli(["--json", "copy", multi.reference, at("cli/multi:v1"), "--progress", "json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const summary = JSON.parse(result.out) as { destination: { digest: string }; blobs: { copied: number }; indexRewritten: boolean };
+    assert.equal(summary.destination.digest, multi.digest);
+    assert.equal(summary.indexRewritten, false);
+    assert.ok(summary.blobs.copied > 0);
+    assert.equal(await skopeoDigest({ host: target.host, url: target.url }, "cli/multi:v1"), multi.digest);
+    const events = result.stderr.trim().split("\n").map((l) => JSON.parse(l) as { event: string; id: string });
+    assert.ok(events.some((e) => e.event === "start" && e.id === "total"));
+    assert.equal(events.filter((e) => e.event === "copied").length, summary.blobs.copied);
+  });
+
+  test("a subset of platforms says the digest changed; one platform gives the image itself", async () => {
+    const multi = env.anonymous.seeded.multi;
+    const two = await runCli(["--platform", "linux/amd64,linux/arm/v7", "copy", multi.reference, at("cli/subset:two"), "--progress", "none"]);
+    assert.equal(two.code, 0, two.stderr);
+    assert.match(two.out, /digest differs/);
+    const one = await runCli(["--json", "--platform", "linux/arm64", "copy", multi.reference, at("cli/subset:one"), "--progress", "none"]);
+    const summary = JSON.parse(one.out) as { destination: { digest: string } };
+    assert.equal(summary.destination.digest, multi.manifests.find((m) => m.platform.architecture === "arm64")?.digest);
+    const conflict = await runCli(["--platform", "linux/amd64", "copy", "--all-platforms", multi.reference, at("cli/subset:x")]);
+    assert.equal(conflict.code, 2);
+  });
+
+  test("copy from token auth with credentials, and a missing source exits 3", async () => {
+    const admin = env.token.users.admin;
+    const ok = await runCli(["-u", admin.username, "--password-stdin", "copy", env.token.seeded.single.reference, at("cli/from-token:v1"), "--progress", "none"], { stdin: admin.password });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.out, new RegExp(env.token.seeded.single.digest));
+    const missing = await runCli(["copy", `${env.anonymous.host}/test/single:nope`, at("cli/none:v1"), "--progress", "none"]);
+    assert.equal(missing.code, 3);
+  });
+});
+
+describe("tags and deletes", () => {
+  test("tag, untag one tag, delete by tag, check", async () => {
+    const single = env.anonymous.seeded.single;
+    assert.equal((await runCli(["copy", single.reference, at("cli/tags:a"), "--progress", "none"])).code, 0);
+    const tagged = await runCli(["tag", at("cli/tags:a"), "b"]);
+    assert.equal(tagged.code, 0, tagged.stderr);
+    assert.equal((await runCli(["tag", at("cli/tags:a"), "c"])).code, 0);
+    assert.deepEqual((await runCli(["tags", at("cli/tags")])).out.trim().split("\n").sort(), ["a", "b", "c"]);
+
+    const untagged = await runCli(["untag", at("cli/tags:b")]);
+    assert.equal(untagged.code, 0, untagged.stderr);
+    assert.deepEqual((await runCli(["tags", at("cli/tags")])).out.trim().split("\n").sort(), ["a", "c"]);
+    assert.equal((await runCli(["digest", at("cli/tags:a")])).out.trim(), single.digest);
+
+    const check = await runCli(["check", at("cli/tags:a")]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.out, /complete/);
+
+    const deleted = await runCli(["delete", at("cli/tags:a")]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.out, /every other tag/);
+    assert.equal((await runCli(["digest", at("cli/tags:c")])).code, 3, "the other tag went with the manifest");
+    assert.equal((await runCli(["untag", at("cli/tags:a")])).code, 3);
+  });
+
+  test("tag into another repository carries the blobs along", async () => {
+    const single = env.anonymous.seeded.single;
+    assert.equal((await runCli(["copy", single.reference, at("cli/retag:a"), "--progress", "none"])).code, 0);
+    const other = await runCli(["tag", at("cli/retag:a"), at("cli/retag-elsewhere:z")]);
+    assert.equal(other.code, 0, other.stderr);
+    assert.match((await runCli(["check", at("cli/retag-elsewhere:z")])).out, /complete/);
+  });
+
+  test("check on an incomplete image exits 3 and lists what is missing", async () => {
+    const single = env.anonymous.seeded.single;
+    assert.equal((await runCli(["copy", single.reference, at("cli/broken:a"), "--progress", "none"])).code, 0);
+    const layer = single.manifests[0]?.layers[0];
+    assert.ok(layer);
+    assert.equal((await runCli(["blob", "delete", at(`cli/broken@${layer.digest}`)])).code, 0);
+    const check = await runCli(["check", at("cli/broken:a")]);
+    assert.equal(check.code, 3);
+    assert.match(check.out, new RegExp(`missing ${layer.digest}`));
+  });
+});
+
+describe("blobs", () => {
+  test("put prints the digest, mount moves no bytes, delete removes", async () => {
+    const file = join(workDir, "blob.bin");
+    const content = randomBytes(70_000);
+    await writeFile(file, content);
+    const put = await runCli(["blob", "put", at("cli/blobs"), file]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal(put.out.trim(), digestOf(content));
+    const again = await runCli(["--json", "blob", "put", at("cli/blobs"), file]);
+    assert.equal((JSON.parse(again.out) as { outcome: string }).outcome, "skipped");
+
+    const mount = await runCli(["blob", "mount", at("cli/blobs-2"), "cli/blobs", digestOf(content)]);
+    assert.equal(mount.code, 0, mount.stderr);
+    const got = join(workDir, "back.bin");
+    assert.equal((await runCli(["blob", "get", at(`cli/blobs-2@${digestOf(content)}`), "-o", got])).code, 0);
+    assert.ok((await readFile(got)).equals(content));
+
+    const declined = await runCli(["blob", "mount", at("cli/blobs-3"), "cli/nothing-here", digestOf(content)]);
+    assert.equal(declined.code, 3);
+    assert.equal((await runCli(["blob", "delete", at(`cli/blobs@${digestOf(content)}`)])).code, 0);
+    assert.equal((await runCli(["blob", "size", at(`cli/blobs@${digestOf(content)}`)])).code, 3);
+  });
+});
+
+describe("login and logout", () => {
+  test("login checks the credentials, stores them 0600, and later commands use them", async () => {
+    const dir = await mkdtemp(join(workDir, "docker-"));
+    const cfg = { DOCKER_CONFIG: dir };
+    const wrong = await runCli(["-u", env.basic.username, "--password-stdin", "--ca-file", env.basic.caFile, "login", env.basic.host], { stdin: "wrong", env: cfg });
+    assert.equal(wrong.code, 4);
+    await assert.rejects(stat(join(dir, "config.json")), "a failed login writes nothing");
+
+    const ok = await runCli(["-u", env.basic.username, "--password-stdin", "--ca-file", env.basic.caFile, "login", env.basic.host], { stdin: env.basic.password, env: cfg });
+    assert.equal(ok.code, 0, ok.stderr);
+    const file = join(dir, "config.json");
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const saved = JSON.parse(await readFile(file, "utf8")) as { auths: Record<string, { auth: string }> };
+    assert.equal(Buffer.from(saved.auths[env.basic.host]?.auth ?? "", "base64").toString(), `${env.basic.username}:${env.basic.password}`);
+
+    const digest = await runCli(["--ca-file", env.basic.caFile, "digest", `${env.basic.host}/test/single:v1`], { env: cfg });
+    assert.equal(digest.out.trim(), env.basic.seeded.single.digest, digest.stderr);
+
+    const token = env.token.users.reader;
+    assert.equal((await runCli(["-u", token.username, "--password-stdin", "login", env.token.host], { stdin: token.password, env: cfg })).code, 0);
+    const both = JSON.parse(await readFile(file, "utf8")) as { auths: Record<string, unknown> };
+    assert.deepEqual(Object.keys(both.auths).sort(), [env.basic.host, env.token.host].sort());
+
+    const out = await runCli(["logout", env.basic.host], { env: cfg });
+    assert.equal(out.code, 0);
+    const after = JSON.parse(await readFile(file, "utf8")) as { auths: Record<string, unknown> };
+    assert.deepEqual(Object.keys(after.auths), [env.token.host]);
+    assert.equal((await runCli(["--ca-file", env.basic.caFile, "digest", `${env.basic.host}/test/single:v1`], { env: cfg })).code, 4);
+  });
+});
