@@ -103,7 +103,7 @@ export function createVerifyingStream(expected: string, options: { expectedSize?
   const { algorithm } = parseDigest(expected);
   const { expectedSize, what } = options;
   const hasher = new DigestHasher(algorithm);
-  return new Transform({
+  const stream = new Transform({
     transform(chunk: Uint8Array | string, _encoding: BufferEncoding, callback: TransformCallback): void {
       const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
       hasher.update(bytes);
@@ -123,4 +123,16 @@ export function createVerifyingStream(expected: string, options: { expectedSize?
       callback(actual === expected ? null : new DigestMismatchError(expected, actual, what));
     },
   });
+  verifying.set(stream, { digest: expected, ...(expectedSize !== undefined ? { size: expectedSize } : {}) });
+  return stream;
+}
+
+const verifying = new WeakMap<Transform, { digest: string; size?: number }>();
+
+/**
+ * What a stream from createVerifyingStream checks: it ends only if its bytes have this digest
+ * (and size). Lets a consumer skip hashing the same bytes a second time.
+ */
+export function verifiedContent(stream: unknown): { digest: string; size?: number } | undefined {
+  return stream instanceof Transform ? verifying.get(stream) : undefined;
 }

@@ -3,9 +3,9 @@
  * monolithic POST ?digest= or POST + PUT, streamed PATCH with the digest computed on the
  * way, and chunked PATCH with Content-Range that resumes from the server's Range.
  */
-import { Readable, Transform } from "node:stream";
+import { pipeline, Readable, Transform } from "node:stream";
 import { repositoryScope, type Scope } from "../auth/scope.js";
-import { createVerifyingStream, DigestHasher, digestOf, parseDigest } from "../digest/digest.js";
+import { createVerifyingStream, DigestHasher, digestOf, parseDigest, verifiedContent } from "../digest/digest.js";
 import { DigestMismatchError, NetworkError, ProtocolError, RegistryError } from "../errors.js";
 import type { HttpResponse } from "../http/transport.js";
 import type { Descriptor } from "../media/types.js";
@@ -277,14 +277,27 @@ async function* chunksOf(source: Uint8Array | Readable, size: number): AsyncGene
   if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
 }
 
+/** The upload body: verified on the way, unless the source already verifies the same digest and size (no second hash). */
 function verifiedWithProgress(source: Readable, digest: string, size: number, onProgress?: (bytes: number) => void): Readable {
-  const verifier = createVerifyingStream(digest, { expectedSize: size, what: "blob upload" });
-  source.on("error", (err) => verifier.destroy(err));
-  if (onProgress) {
-    let bytes = 0;
-    source.on("data", (chunk: Buffer) => onProgress((bytes += chunk.length)));
-  }
-  return source.pipe(verifier);
+  const checked = verifiedContent(source);
+  const stages: Transform[] = [];
+  if (checked?.digest !== digest || checked.size !== size) stages.push(createVerifyingStream(digest, { expectedSize: size, what: "blob upload" }));
+  if (onProgress) stages.push(countingStream(onProgress));
+  const last = stages[stages.length - 1];
+  if (last === undefined) return source;
+  // pipeline() destroys every stage on a failure, so the request body errors and the PUT never completes.
+  pipeline([source, ...stages], () => undefined);
+  return last;
+}
+
+function countingStream(onProgress: (bytes: number) => void): Transform {
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onProgress((bytes += chunk.length));
+      callback(null, chunk);
+    },
+  });
 }
 
 function drain(source: Uint8Array | Readable): void {

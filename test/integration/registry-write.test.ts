@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
-import { digestOf } from "../../src/digest/digest.js";
+import { createVerifyingStream, digestOf } from "../../src/digest/digest.js";
 import { DigestMismatchError, QuaysideError } from "../../src/errors.js";
 import { MediaType } from "../../src/media/types.js";
 import { RegistryClient } from "../../src/registry/client.js";
@@ -119,6 +119,10 @@ describe("blob uploads", () => {
     assert.equal(await c.blobExists("up/bad", wrong), false);
     assert.equal(await c.blobExists("up/bad", digestOf(blob)), false);
     await rejectsWith(c.pushBlob("up/bad", blob, { digest: wrong }), (err) => assert.ok(err instanceof DigestMismatchError));
+    // A source that verifies itself (as a copy streams it) is not hashed twice, yet bad bytes still never land.
+    const selfChecking = Readable.from([blob]).pipe(createVerifyingStream(wrong, { expectedSize: blob.length }));
+    await rejectsWith(c.pushBlob("up/bad", selfChecking, { digest: wrong, size: blob.length }), (err) => assert.ok(err instanceof DigestMismatchError || err.category === "network", err.message));
+    assert.equal(await c.blobExists("up/bad", wrong), false);
   });
 });
 
