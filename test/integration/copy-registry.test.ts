@@ -96,6 +96,27 @@ describe("registry to registry", () => {
     assert.equal((await dst.resolve("v1")).digest, env.token.seeded.single.digest);
   });
 
+  test("an interrupted copy tags nothing; running it again finishes without re-sending what arrived", async () => {
+    const src = new RegistryStore(clientOf(env.anonymous.host), "test/multi");
+    const dst = new RegistryStore(clientOf(target.host), "interrupted/multi");
+    const abort = new AbortController();
+    let done = 0;
+    await assert.rejects(
+      copyImage(src, "v1", dst, "v1", {
+        jobs: 1,
+        signal: abort.signal,
+        onEvent: (e) => {
+          if (e.type === "blob-done" && ++done === 2) abort.abort(new Error("interrupted by the test"));
+        },
+      }),
+    );
+    await assert.rejects(dst.resolve("v1"), (err: unknown) => err instanceof Error && "category" in err && err.category === "not-found");
+    const resumed = await copyImage(src, "v1", dst, "v1");
+    assert.ok(resumed.blobs.skipped >= 2, `only ${resumed.blobs.skipped} blobs were found already there`);
+    assert.equal(resumed.destination.digest, env.anonymous.seeded.multi.digest);
+    assert.deepEqual((await checkImage(dst, "v1")).missing, []);
+  });
+
   test("check reports missing blobs", async () => {
     const client = clientOf(target.host);
     const src = new RegistryStore(clientOf(env.anonymous.host), "test/single");
