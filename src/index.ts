@@ -46,3 +46,13 @@ export {
 export { Registry, Repository, Image, openReference, type ResolveOptions, type LayerInfo } from "./image/image.js";
 export { inspect, type InspectSummary, type ImageSummary, type IndexSummary, type Schema1Summary } from "./image/inspect.js";
 export { writeStreamAtomic } from "./util/atomic-file.js";
+export { RegistryStore } from "./store/registry-store.js";
+export { OciLayoutStore, parseOciLocation, InvalidLayoutError, REF_NAME_ANNOTATION, isValidLayoutTag, type OciLocation, type LayoutEntry, type OpenLayoutOptions } from "./store/oci-layout.js";
+export { fetchBytes, type Store, type StoreOptions, type PushOptions } from "./store/store.js";
+export { openLocation, type OpenedLocation } from "./store/open.js";
+export { copyImage, type CopyOptions, type CopyResult, type CopyEvent, type BlobOutcome } from "./copy/copy.js";
+export { checkImage, type CheckResult } from "./copy/check.js";
+export { planGraph, type Plan, type ManifestNode, type GraphOptions } from "./copy/graph.js";
+export { type BlobUploadOptions, type BlobUploadResult, type UploadOutcome } from "./registry/upload.js";
+export { saveDockerCredential, removeDockerCredential, configKeyFor } from "./auth/credentials.js";
+export { DockerArchiveStore, parseArchiveLocation, type ArchiveLocation, type ArchiveImageInfo, type CreateArchiveOptions } from "./store/docker-archive.js";

@@ -1,5 +1,5 @@
 // What the demo and the test runner need before any TypeScript runs: npm packages, a build,
-// and the Debian tools the real-server harness drives (docker-registry, skopeo, htpasswd, openssl).
+// and the Debian tools the real-server harness drives (docker-registry, skopeo, htpasswd, openssl, umoci).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
@@ -12,6 +12,7 @@ export const SYSTEM_TOOLS = [
   { bin: "skopeo", pkg: "skopeo" },
   { bin: "htpasswd", pkg: "apache2-utils" },
   { bin: "openssl", pkg: "openssl" },
+  { bin: "umoci", pkg: "umoci" },
 ];
 
 function onPath(bin) {

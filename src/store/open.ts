@@ -2,9 +2,12 @@
  * Where an image is, from the text a user types: a registry reference ("host/repo:tag",
  * optionally prefixed "docker://"), "oci:PATH[:TAG]" or "docker-archive:PATH[:REF]".
  */
-import { QuaysideError } from "../errors.js";
+import { isDigest } from "../digest/digest.js";
+import { InvalidReferenceError } from "../errors.js";
 import { parseReference } from "../ref/reference.js";
 import type { RegistryClient } from "../registry/client.js";
+import { DockerArchiveStore, parseArchiveLocation } from "./docker-archive.js";
+import { OciLayoutStore, parseOciLocation } from "./oci-layout.js";
 import { RegistryStore } from "./registry-store.js";
 import type { Store } from "./store.js";
 
@@ -34,6 +37,15 @@ export async function openLocation(text: string, role: Role, options: OpenLocati
   return { store: new RegistryStore(client, reference.repository), name: reference.digest ?? reference.tag, tag: reference.tag, registry: reference.registry };
 }
 
-async function openFileLocation(scheme: string, text: string, _role: Role): Promise<OpenedLocation> {
-  throw new QuaysideError("UNSUPPORTED_LOCATION", `${scheme}: locations are not available yet (${text})`, { category: "invalid-input" });
+async function openFileLocation(scheme: string, text: string, role: Role): Promise<OpenedLocation> {
+  if (scheme === "oci") {
+    const { path, reference } = parseOciLocation(text);
+    const store = await OciLayoutStore.open(path, { create: role === "destination" });
+    const tag = reference !== undefined && !isDigest(reference) ? reference : undefined;
+    return { store, name: reference, tag };
+  }
+  const { path, reference } = parseArchiveLocation(text);
+  if (role === "source") return { store: await DockerArchiveStore.open(path), name: reference ?? "", tag: undefined };
+  if (reference?.startsWith("@")) throw new InvalidReferenceError(text, "reference", "@N picks an image to read; a destination takes repo:tag");
+  return { store: await DockerArchiveStore.create(path), name: reference, tag: reference };
 }

@@ -13,10 +13,15 @@ export function temporaryPathFor(path: string): string {
 /** Stream into `path` atomically; on any error (digest mismatch included) nothing is left behind. */
 export async function writeStreamAtomic(path: string, source: Readable, options: { mode?: number } = {}): Promise<void> {
   const temporary = temporaryPathFor(path);
+  const file = createWriteStream(temporary, { flags: "wx", mode: options.mode ?? 0o644 });
   try {
-    await pipeline(source, createWriteStream(temporary, { flags: "wx", mode: options.mode ?? 0o644 }));
+    await pipeline(source, file);
     await rename(temporary, path);
   } catch (err) {
+    // createWriteStream opens asynchronously: when the source fails first, pipeline() can reject
+    // before the open, and an unlink now would miss the file the open creates later. 'close'
+    // comes only after a pending open finished, so wait for it.
+    if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
     await unlink(temporary).catch(() => undefined);
     throw err;
   }

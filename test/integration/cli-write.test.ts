@@ -1,14 +1,14 @@
 /** The CLI write commands against real registries: copy, tag, untag, delete, check, blob put/mount/delete, login/logout. */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { digestOf } from "../../src/digest/digest.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
-import { skopeoDigest } from "../harness/skopeo.js";
+import { skopeo, skopeoDigest } from "../harness/skopeo.js";
 import { runCli } from "./helpers.js";
 
 let env: TestEnvironment;
@@ -61,6 +61,54 @@ describe("copy", () => {
     assert.match(ok.out, new RegExp(env.token.seeded.single.digest));
     const missing = await runCli(["copy", `${env.anonymous.host}/test/single:nope`, at("cli/none:v1"), "--progress", "none"]);
     assert.equal(missing.code, 3);
+  });
+});
+
+describe("copy through OCI layouts and docker archives", () => {
+  test("registry -> OCI layout -> registry keeps every digest; skopeo reads the layout", async () => {
+    const multi = env.anonymous.seeded.multi;
+    const layout = join(workDir, "layout");
+    const out = await runCli(["copy", multi.reference, `oci:${layout}:multi`, "--progress", "none"]);
+    assert.equal(out.code, 0, out.stderr);
+    const raw = await skopeo(["inspect", "--raw", `oci:${layout}:multi`]);
+    assert.equal(digestOf(Buffer.from(raw)), multi.digest);
+    const back = await runCli(["--json", "copy", `oci:${layout}:multi`, at("from-oci/multi:v1"), "--progress", "none"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((JSON.parse(back.out) as { destination: { digest: string } }).destination.digest, multi.digest);
+    assert.equal(await skopeoDigest({ host: target.host, url: target.url }, "from-oci/multi:v1"), multi.digest);
+  });
+
+  test("quayside reads a layout skopeo wrote", async () => {
+    const layout = join(workDir, "skopeo-layout");
+    const single = env.anonymous.seeded.single;
+    await skopeo(["copy", "--src-tls-verify=false", `docker://${single.reference}`, `oci:${layout}:s`]);
+    const out = await runCli(["copy", `oci:${layout}:s`, at("from-skopeo/single:v1"), "--progress", "none"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal((await runCli(["digest", at("from-skopeo/single:v1")])).out.trim(), single.digest);
+  });
+
+  test("registry -> docker archive -> registry; skopeo loads the archive; a failed copy leaves no file", async () => {
+    const docker = env.anonymous.seeded.docker;
+    const archive = join(workDir, "image.tar");
+    const out = await runCli(["copy", docker.reference, `docker-archive:${archive}:app:1`, "--progress", "none"]);
+    assert.equal(out.code, 0, out.stderr);
+    const inspected = JSON.parse(await skopeo(["inspect", `docker-archive:${archive}`])) as { RepoTags?: string[]; Layers: string[] };
+    assert.equal(inspected.Layers.length, docker.manifests[0]?.layers.length);
+    const back = await runCli(["copy", `docker-archive:${archive}:app:1`, at("from-archive/app:1"), "--progress", "none"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((await runCli(["digest", at("from-archive/app:1")])).out.trim(), docker.digest, "our archive keeps the exact blobs");
+
+    const index = join(workDir, "multi.tar");
+    const multi = await runCli(["--json", "copy", env.anonymous.seeded.multi.reference, `docker-archive:${index}:multi:1`, "--progress", "none"]);
+    assert.equal(multi.code, 0, multi.stderr);
+    assert.match(multi.stderr, /one platform per image/);
+    const host = env.anonymous.seeded.multi.manifests.find((m) => m.platform.architecture === (process.arch === "arm64" ? "arm64" : "amd64"));
+    assert.equal((JSON.parse(multi.out) as { destination: { digest: string } }).destination.digest, host?.digest);
+
+    const failed = join(workDir, "failed.tar");
+    const missing = await runCli(["copy", `${env.anonymous.host}/test/single:nope`, `docker-archive:${failed}:x:1`, "--progress", "none"]);
+    assert.equal(missing.code, 3);
+    assert.deepEqual((await readdir(workDir)).filter((f) => f.includes("failed")), []);
   });
 });
 

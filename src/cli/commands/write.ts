@@ -6,7 +6,9 @@ import { checkImage } from "../../copy/check.js";
 import { copyImage, type CopyEvent, type CopyResult } from "../../copy/copy.js";
 import { DigestHasher } from "../../digest/digest.js";
 import { QuaysideError } from "../../errors.js";
-import { parsePlatform } from "../../ref/platform.js";
+import { formatPlatform, hostPlatform, parsePlatform } from "../../ref/platform.js";
+import { DockerArchiveStore } from "../../store/docker-archive.js";
+import { OciLayoutStore } from "../../store/oci-layout.js";
 import { parseReference, parseRepository } from "../../ref/reference.js";
 import { openLocation, type OpenedLocation } from "../../store/open.js";
 import type { CliContext } from "../context.js";
@@ -26,11 +28,14 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
   const registryClient = async (host: string) => (await ctx.registry(host)).client;
   const source = await openLocation(sourceText, "source", { registryClient });
   const destination = await openLocation(destinationText, "destination", { registryClient });
+  // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
+  const chosen = platforms ?? (destination.store instanceof DockerArchiveStore && !options.allPlatforms ? [hostPlatform()] : undefined);
+  if (chosen !== platforms) ctx.output.info(`note: ${destinationText} holds one platform per image; copying ${formatPlatform(hostPlatform())} (pick another with --platform)`);
   const progress = createProgress(chooseProgressMode(options.progress, ctx.io.stderr, ctx.output.quiet), ctx.io.stderr);
   let result: CopyResult;
   try {
     result = await copyImage(source.store, requireName(source, sourceText), destination.store, destination.tag, {
-      platforms,
+      platforms: chosen,
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
       onEvent: progressHandler(progress),
     });
@@ -41,6 +46,9 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
     throw err;
   } finally {
     progress.stop();
+  }
+  if (destination.store instanceof OciLayoutStore && destination.tag !== undefined && !result.destination.mediaType.startsWith("application/vnd.oci.")) {
+    ctx.output.info(`note: ${result.destination.mediaType} is not an OCI type; skopeo and umoci find only OCI manifests by tag in a layout`);
   }
   if (destination.name !== undefined && destination.tag === undefined && destination.name !== result.destination.digest) {
     throw new QuaysideError("DIGEST_MISMATCH", `copied image has digest ${result.destination.digest}, not ${destination.name}`, { category: "integrity" });
