@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeOciLayout } from "../test/harness/oci-layout.js";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry.js";
-import { skopeoCopy, skopeoDigest } from "../test/harness/skopeo.js";
+import { skopeoDigest } from "../test/harness/skopeo.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = join(ROOT, "bin", "quayside.js");
@@ -49,7 +49,7 @@ export async function runDemo(): Promise<number> {
     const host = registry.host;
     console.log(`Registry at ${registry.url}`);
 
-    console.log("Building a small multi-arch image (linux/amd64, linux/arm64/v8, linux/arm/v7) as an OCI layout ...");
+    console.log("Building a small multi-arch image (linux/amd64, linux/arm64/v8, linux/arm/v7) as an OCI layout on disk ...");
     const layoutDir = join(workDir, "layout");
     const [image] = await writeOciLayout(layoutDir, {
       images: [
@@ -64,14 +64,9 @@ export async function runDemo(): Promise<number> {
       ],
     });
     const target = { host, url: registry.url };
-    for (const tag of ["1.0", "latest"]) {
-      await skopeoCopy(`oci:${layoutDir}:1.0`, `docker://${host}/demo/hello:${tag}`, { dest: { registry: target, creds: null }, all: true });
-    }
-    console.log(`Pushed ${host}/demo/hello:1.0 and :latest with skopeo.`);
-
     const ref = `${host}/demo/hello:1.0`;
+    await quayside(["copy", "--progress", "plain", `oci:${layoutDir}:1.0`, ref]);
     await quayside(["ping", host]);
-    await quayside(["catalog", host]);
     await quayside(["tags", `${host}/demo/hello`]);
     await quayside(["inspect", ref]);
     await quayside(["--platform", "linux/arm64", "inspect", ref]);
@@ -86,8 +81,22 @@ export async function runDemo(): Promise<number> {
       console.log("(digest verified on the way; the file goes with the demo's temp dir)");
     }
 
+    console.log("\nWriting: retag, copy to a second repository (blobs mounted, not re-sent), export to a docker archive.");
+    await quayside(["tag", ref, "stable"]);
+    await quayside(["tag", ref, "old"]);
+    await quayside(["untag", `${host}/demo/hello:old`]);
+    await quayside(["tags", `${host}/demo/hello`]);
+    await quayside(["copy", "--progress", "none", ref, `${host}/team/hello:1.0`]);
+    await quayside(["catalog", host]);
+    await quayside(["check", `${host}/team/hello:1.0`]);
+    const archive = join(workDir, "hello-amd64.tar");
+    await quayside(["--platform", "linux/amd64", "copy", "--progress", "none", ref, `docker-archive:${archive}:demo/hello:1.0`]);
+    await quayside(["copy", "--progress", "none", `docker-archive:${archive}:demo/hello:1.0`, `${host}/from-archive/hello:1.0`]);
+    console.log("(a docker archive keeps the config and the exact layer blobs, not the manifest: the image comes back as a Docker schema 2 manifest)");
+
     const skopeoSays = await skopeoDigest(target, "demo/hello:1.0");
     console.log(`\nskopeo inspect says ${skopeoSays}: ${skopeoSays === digest ? "same digest as quayside" : "DIFFERENT from quayside!"}`);
+    console.log(`(the image went in with quayside copy from oci:${layoutDir}:1.0; skopeo reads what quayside wrote)`);
     console.log("\nDemo done; stopping the registry and removing its storage.");
     return skopeoSays === digest ? 0 : 1;
   } catch (err) {
