@@ -117,6 +117,23 @@ describe("registry to registry", () => {
     assert.deepEqual((await checkImage(dst, "v1")).missing, []);
   });
 
+  test("writes over TLS with basic auth: copy in, retag, untag, delete", async () => {
+    const client = clientOf(env.basic.host, env.basic, { caFile: env.basic.caFile });
+    const repository = `written/multi-${process.pid}`;
+    const dst = new RegistryStore(client, repository);
+    const src = new RegistryStore(clientOf(env.anonymous.host), "test/multi");
+    const result = await copyImage(src, "v1", dst, "a");
+    assert.equal(result.destination.digest, env.anonymous.seeded.multi.digest);
+    assert.equal(await skopeoDigest({ host: env.basic.host, url: env.basic.url, certDir: env.basic.certDir }, `${repository}:a`, env.basic), env.anonymous.seeded.multi.digest);
+    const manifest = await client.getManifest(repository, "a");
+    await client.putManifest(repository, "b", manifest.bytes);
+    await client.untag(repository, "a");
+    await assert.rejects(client.headManifest(repository, "a"), (err: unknown) => err instanceof Error && "category" in err && err.category === "not-found");
+    assert.equal((await client.headManifest(repository, "b")).digest, manifest.digest);
+    await client.deleteTag(repository, "b");
+    await assert.rejects(client.getManifest(repository, manifest.digest), (err: unknown) => err instanceof Error && "category" in err && err.category === "not-found");
+  });
+
   test("check reports missing blobs", async () => {
     const client = clientOf(target.host);
     const src = new RegistryStore(clientOf(env.anonymous.host), "test/single");
