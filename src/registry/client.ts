@@ -12,7 +12,7 @@ import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError,
 import { isLoopbackHost } from "../http/hosts.js";
 import { isRetryableError } from "../http/retry.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
-import { parseManifest, type Manifest } from "../media/manifest.js";
+import { isIndex, parseManifest, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
 import { readAll } from "../util/read-all.js";
@@ -368,6 +368,44 @@ export class RegistryClient {
   async getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
     const stream = await this.getBlob(repository, digest, options);
     return readAll(stream, options.limit ?? MANIFEST_SIZE_LIMIT * 4, `blob ${repository}@${digest}`);
+  }
+
+  // ---- referrers -------------------------------------------------------------------------
+
+  /**
+   * OCI 1.1 referrers of a manifest (signatures, SBOMs, attestations): the registry's referrers
+   * API, or, where it has none, the fallback index tagged `<alg>-<hex>`. Filtered by artifactType.
+   */
+  async referrers(repository: string, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
+    const { algorithm, hex } = parseDigest(digest);
+    const query = options.artifactType !== undefined ? `?${new URLSearchParams({ artifactType: options.artifactType })}` : "";
+    const response = await this.send({
+      method: "GET",
+      path: `/v2/${repository}/referrers/${digest}${query}`,
+      scopes: [repositoryScope(repository, "pull")],
+      headers: { accept: MediaType.OciIndex },
+      expect: [200, 404],
+      signal: options.signal,
+    });
+    let entries: Descriptor[];
+    if (response.status === 200) {
+      const index = parseManifest(await response.bytes(MANIFEST_SIZE_LIMIT), MediaType.OciIndex);
+      entries = isIndex(index) ? index.manifests : [];
+    } else {
+      await response.dump();
+      entries = await this.fallbackReferrers(repository, `${algorithm}-${hex}`, options);
+    }
+    return options.artifactType === undefined ? entries : entries.filter((d) => d.artifactType === options.artifactType);
+  }
+
+  private async fallbackReferrers(repository: string, tag: string, options: RequestOptions): Promise<Descriptor[]> {
+    try {
+      const index = await this.getManifest(repository, tag, { ...options, accept: [MediaType.OciIndex] });
+      return isIndex(index) ? index.manifests : [];
+    } catch (err) {
+      if (err instanceof RegistryError && err.category === "not-found") return [];
+      throw err;
+    }
   }
 
   // ---- writes ----------------------------------------------------------------------------

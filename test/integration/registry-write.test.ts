@@ -165,6 +165,36 @@ describe("manifests", () => {
   });
 });
 
+describe("referrers", () => {
+  test("without a referrers API (distribution 2.8) the fallback tag index is read and filtered", async () => {
+    const c = client(registry);
+    const { digest, bytes } = await pushImage(c, "ref/app", "v1");
+    assert.deepEqual(await c.referrers("ref/app", digest), []);
+    const empty = Buffer.from("{}");
+    await c.pushBlob("ref/app", empty);
+    const emptyDescriptor = { mediaType: MediaType.OciEmpty, digest: digestOf(empty), size: empty.length };
+    const subject = { mediaType: MediaType.OciManifest, digest, size: bytes.length };
+    const artifacts = ["application/vnd.example.sbom", "application/vnd.example.signature"].map((artifactType) =>
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType, config: emptyDescriptor, layers: [emptyDescriptor], subject })),
+    );
+    const pushed = [];
+    for (const artifact of artifacts) pushed.push(await c.putManifest("ref/app", digestOf(artifact), artifact));
+    // What a client without the API writes: an index tagged <alg>-<hex> listing the referrers.
+    const fallback = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: pushed.map((d, i) => ({ ...d, artifactType: i === 0 ? "application/vnd.example.sbom" : "application/vnd.example.signature" })),
+      }),
+    );
+    await c.putManifest("ref/app", digest.replace(":", "-"), fallback);
+    const all = await c.referrers("ref/app", digest);
+    assert.deepEqual(all.map((d) => d.digest), pushed.map((d) => d.digest));
+    const sboms = await c.referrers("ref/app", digest, { artifactType: "application/vnd.example.sbom" });
+    assert.deepEqual(sboms.map((d) => d.digest), [pushed[0]?.digest]);
+  });
+});
+
 describe("deletes", () => {
   test("deleteTag removes the manifest and with it every tag on it", async () => {
     const c = client(registry);
