@@ -3,18 +3,21 @@
  *
  *   npm run bench                         # all
  *   npm run bench -- tags-token           # one
+ *   npm run bench -- copy                 # copy speed (~230 MB image, several minutes)
  *   npm run bench -- tags-token --runs 9 --markdown
  *
  * Flags: --runs N (measured rounds), --no-build (use the existing dist/ for the CLI),
- * --markdown (also print result tables as Markdown), --list, --help.
+ * --markdown (also print result tables as Markdown), --cpu-prof (also profile one in-process
+ * run, where a benchmark has one), --list, --help.
  */
 import type { Benchmark, BenchOptions } from "./lib/benchmark.js";
 import { errorMessage } from "./lib/measure.js";
+import { copy } from "./copy.js";
 import { tagsToken } from "./tags-token.js";
 
-const BENCHMARKS: readonly Benchmark[] = [tagsToken];
+const BENCHMARKS: readonly Benchmark[] = [tagsToken, copy];
 
-const USAGE = `usage: npm run bench -- [NAME ...] [--runs N] [--no-build] [--markdown] [--list]
+const USAGE = `usage: npm run bench -- [NAME ...] [--runs N] [--no-build] [--markdown] [--cpu-prof] [--list]
 benchmarks:
 ${BENCHMARKS.map((b) => `  ${b.name.padEnd(12)} ${b.description}`).join("\n")}`;
 
@@ -37,6 +40,7 @@ function parse(argv: readonly string[]): Parsed {
       options.runs = runs;
     } else if (arg === "--no-build") options.build = false;
     else if (arg === "--markdown") options.markdown = true;
+    else if (arg === "--cpu-prof") options.cpuProfile = true;
     else if (arg === "--list") list = true;
     else if (arg === "--help" || arg === "-h") throw new UsageError("", 0);
     else if (arg.startsWith("-")) throw new UsageError(`unknown flag ${arg}`);

@@ -8,10 +8,10 @@
  * over. For each run we count the token server's requests and the registry requests that
  * went through the front, and check the tags: all of them, in order, none twice.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RegistryClient } from "../src/registry/client.js";
 import type { BenchOptions, BenchOutcome, Benchmark } from "./lib/benchmark.js";
+import { buildDist } from "./lib/build.js";
 import { startTokenTagsEnvironment, type TokenTagsEnvironment } from "./lib/environment.js";
 import { execOk } from "./lib/exec.js";
 import { measure, timings, type Contender, type Kind, type Run, type Timings } from "./lib/measure.js";
@@ -28,7 +28,6 @@ const DEFAULT_RUNS = 5;
 const WARMUP = 1;
 const RUN_TIMEOUT_MS = 60_000;
 const BUDGET_MS = 5 * 60_000;
-const BUILD_TIMEOUT_MS = 300_000;
 
 /** What one run did, read from the counters and the tags it returned. */
 interface Observed {
@@ -265,20 +264,6 @@ function tableRows(results: readonly ToolResult[], expected: number): string[][]
       ran ? r.minMs.toFixed(1) : "-",
       r.vsQuayside === null ? "-" : `${r.vsQuayside.toFixed(2)}x`,
     ];
-  });
-}
-
-async function buildDist(options: BenchOptions): Promise<void> {
-  const main = join(ROOT, "dist", "cli", "main.js");
-  if (!options.build) {
-    if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first, or drop --no-build`);
-    options.log("using the existing dist/ for the CLI (--no-build)");
-    return;
-  }
-  options.log("building dist/ for the CLI (tsc -p tsconfig.build.json) ...");
-  await execOk(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-    timeoutMs: BUILD_TIMEOUT_MS,
   });
 }
 

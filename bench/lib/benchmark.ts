@@ -7,6 +7,8 @@ export interface BenchOptions {
   build: boolean;
   /** Also print the result table as Markdown (for bench/README.md). */
   markdown: boolean;
+  /** Also profile one in-process run (benchmarks that have one) and print its top self-time functions. */
+  cpuProfile?: boolean;
   log(line: string): void;
 }
 

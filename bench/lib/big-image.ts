@@ -142,7 +142,7 @@ export async function writeBigOciLayout(dir: string, spec: BigImageSpec): Promis
         createGzip({ level: spec.gzipLevel ?? 1, chunkSize: 64 * 1024 }),
         gz.stream,
         createWriteStream(temp),
-        ...(spec.signal ? [{ signal: spec.signal }] : []),
+        spec.signal ? { signal: spec.signal } : {},
       );
     } catch (error) {
       await rm(temp, { force: true });

@@ -3,6 +3,7 @@
  * (test/harness/exec.ts) has no stdin, which the CLI's --password-stdin needs.
  */
 import { spawn } from "node:child_process";
+import { onProcessExit } from "../../test/harness/lifecycle.js";
 
 export interface ExecOptions {
   /** Written to stdin, which is then closed. */
@@ -12,6 +13,12 @@ export interface ExecOptions {
   cwd?: string;
   /** Kills the child (SIGKILL) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Run the child in a process group of its own and kill the whole group (time limit, abort,
+   * this process exiting or interrupted): for wrappers (`/usr/bin/time`, a shell script) whose
+   * own children would otherwise outlive them.
+   */
+  group?: boolean;
 }
 
 export interface ExecResult {
@@ -30,29 +37,46 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ["pipe", "pipe", "pipe"],
+      detached: options.group === true,
     });
+    const kill = (): void => {
+      if (options.group !== true || child.pid === undefined) {
+        child.kill("SIGKILL");
+        return;
+      }
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // the group is gone already
+      }
+    };
+    // A group of its own no longer gets the terminal's Ctrl-C: take it down when we go.
+    const unregister = options.group === true ? onProcessExit(kill) : () => undefined;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
     let timedOut = false;
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       size += chunk.length;
-      if (size > OUTPUT_LIMIT) child.kill("SIGKILL");
+      if (size > OUTPUT_LIMIT) kill();
       else into.push(chunk);
     };
     child.stdout.on("data", collect(out));
     child.stderr.on("data", collect(err));
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      kill();
     }, options.timeoutMs);
     const onAbort = (): void => {
-      child.kill("SIGKILL");
+      kill();
     };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     const done = (): void => {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
+      // Whatever the group leader left behind (a background job of a failed script) goes too.
+      if (options.group === true) kill();
+      unregister();
     };
     child.once("error", (error) => {
       done();

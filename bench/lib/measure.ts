@@ -36,8 +36,17 @@ export interface MeasureOptions<R, O> {
   budgetMs: number;
   /** Called before each run: reset the counters. */
   reset(): void;
-  /** Called after each run, also a failed one: read the counters and check the result. */
-  observe(result: R | undefined): O;
+  /**
+   * Awaited before each run, outside its timing (e.g. start a fresh destination). Bounded by
+   * the caller. A failure stops the loop: every later run would meet the same broken setup.
+   */
+  prepare?(contender: Contender<R>): Promise<void>;
+  /** Called after each run, also a failed one: read the counters and check the result (may be async, outside the timing). */
+  observe(result: R | undefined, contender: Contender<R>): O | Promise<O>;
+  /** Awaited after observe(), outside the timing, also after a failed run (e.g. stop what prepare() started). */
+  cleanup?(contender: Contender<R>): Promise<void>;
+  /** Appended to a run's progress line (e.g. what the run's check found). */
+  describe?(observed: O): string;
   log(line: string): void;
 }
 
@@ -60,6 +69,7 @@ export async function measure<R, O>(options: MeasureOptions<R, O>): Promise<Map<
     for (const contender of order) {
       if (retired.has(contender.id)) continue;
       options.reset();
+      await options.prepare?.(contender);
       const controller = new AbortController();
       let result: R | undefined;
       let error: string | undefined;
@@ -74,9 +84,15 @@ export async function measure<R, O>(options: MeasureOptions<R, O>): Promise<Map<
         error = errorMessage(e);
       }
       const ms = nowMs() - start;
-      const run: Run<O> = { round, warmup: isWarmup, ms, observed: options.observe(result), ...(error !== undefined ? { error } : {}) };
+      let observed: O;
+      try {
+        observed = await options.observe(result, contender);
+      } finally {
+        await options.cleanup?.(contender);
+      }
+      const run: Run<O> = { round, warmup: isWarmup, ms, observed, ...(error !== undefined ? { error } : {}) };
       results.get(contender.id)?.push(run);
-      options.log(`${isWarmup ? "warm-up" : `round ${round - warmup + 1}/${runs}`}  ${contender.id.padEnd(34)} ${round1(ms).toFixed(1).padStart(8)} ms${error !== undefined ? `  ERROR ${error}` : ""}`);
+      options.log(`${isWarmup ? "warm-up" : `round ${round - warmup + 1}/${runs}`}  ${contender.id.padEnd(34)} ${round1(ms).toFixed(1).padStart(8)} ms${error !== undefined ? `  ERROR ${error}` : ""}${options.describe ? `  ${options.describe(observed)}` : ""}`);
       if (overran || (error !== undefined && isWarmup)) retired.add(contender.id);
     }
   }
