@@ -4,6 +4,7 @@
  * across repositories where it can, streaming the rest), then manifests children-first,
  * and only then names the root: nothing is tagged before everything it references is there.
  */
+import { setMaxListeners } from "node:events";
 import type { Descriptor, Platform } from "../media/types.js";
 import type { Store, StoreOptions } from "../store/store.js";
 import { forEachLimit } from "../util/limit.js";
@@ -50,8 +51,9 @@ export interface CopyResult {
 
 const DEFAULT_JOBS = 4;
 
-export async function copyImage(source: Store, sourceReference: string, destination: Store, tag: string | undefined, options: CopyOptions = {}): Promise<CopyResult> {
+export async function copyImage(source: Store, sourceReference: string, destination: Store, tag: string | undefined, given: CopyOptions = {}): Promise<CopyResult> {
   const started = Date.now();
+  const options = { ...given, signal: sharedSignal(given.signal) };
   const sourceRoot = await source.resolve(sourceReference, options);
   const plan = await planGraph(source, sourceRoot, options);
   const result: CopyResult = {
@@ -85,6 +87,17 @@ export async function copyImage(source: Store, sourceReference: string, destinat
   if (tag !== undefined) await destination.tag(plan.root, tag, options);
   result.durationMs = Date.now() - started;
   return result;
+}
+
+/**
+ * Every request of a copy listens on the caller's signal; many in flight exceed Node's default
+ * of 10 listeners and print a warning. A signal of our own that follows the caller's has no cap.
+ */
+function sharedSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const linked = AbortSignal.any([signal]);
+  setMaxListeners(0, linked);
+  return linked;
 }
 
 async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: (bytes: number) => void): Promise<BlobOutcome> {

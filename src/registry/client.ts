@@ -3,19 +3,19 @@
  * Every call takes an AbortSignal; listings are async iterators that follow pagination;
  * every manifest and blob read is digest-verified.
  */
-import { pipeline, Readable, type Transform } from "node:stream";
+import { Readable, type Transform } from "node:stream";
 import { Authenticator } from "../auth/authenticator.js";
 import { DockerConfigCredentials, staticCredentials, type Credential, type CredentialSource } from "../auth/credentials.js";
 import { repositoryScope, type Scope } from "../auth/scope.js";
 import { createVerifyingStream, digestOf, parseDigest, isDigest } from "../digest/digest.js";
 import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, RegistryError, UnexpectedMediaTypeError } from "../errors.js";
 import { isLoopbackHost } from "../http/hosts.js";
-import { isRetryableError } from "../http/retry.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
 import { isIndex, parseManifest, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
 import { readAll } from "../util/read-all.js";
+import { pipeResumable } from "./blob-stream.js";
 import { registryError } from "./errors.js";
 import { untagPlaceholder } from "./placeholder.js";
 import { uploadBlob, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
@@ -359,8 +359,7 @@ export class RegistryClient {
       what: `blob ${repository}@${digest}`,
       ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
     });
-    const source = Readable.from(resumingChunks(first, request, options));
-    pipeline(source, verifier, () => undefined);
+    pipeResumable(first, request, verifier, { signal: options.signal, onProgress: options.onProgress, resumeAttempts: options.resumeAttempts ?? 3 });
     return verifier;
   }
 
@@ -548,44 +547,6 @@ function verifyManifestDigest(manifest: Manifest, header: string | undefined, re
   }
 }
 
-/** Yields a blob's bytes, re-requesting from the current offset when the connection drops mid-body. */
-async function* resumingChunks(
-  first: HttpResponse,
-  request: (offset: number) => Promise<HttpResponse>,
-  options: BlobReadOptions,
-): AsyncGenerator<Buffer> {
-  let response = first;
-  let received = 0;
-  let resumes = 0;
-  const maxResumes = options.resumeAttempts ?? 3;
-  for (;;) {
-    // A 200 to a Range request restarts from zero: skip what we already have.
-    let skip = response.status === 200 ? received : 0;
-    try {
-      for await (const chunk of response.body) {
-        let buf = chunk as Buffer;
-        if (skip > 0) {
-          const dropped = Math.min(skip, buf.length);
-          buf = buf.subarray(dropped);
-          skip -= dropped;
-          if (buf.length === 0) continue;
-        }
-        received += buf.length;
-        options.onProgress?.(received);
-        yield buf;
-      }
-      return;
-    } catch (err) {
-      if (options.signal?.aborted || resumes >= maxResumes || !isRetryableError(err)) throw err;
-      resumes++;
-      response = await request(received);
-      if (response.status === 206 && !contentRangeStartsAt(response.header("content-range"), received)) {
-        await response.dump();
-        throw new ProtocolError(`resumed blob download did not start at byte ${received}`);
-      }
-    }
-  }
-}
 
 function resolveLink(link: string, page: string): string {
   try {
@@ -593,9 +554,4 @@ function resolveLink(link: string, page: string): string {
   } catch (err) {
     throw new ProtocolError(`${page}: Link header target ${JSON.stringify(link)} is not a URL`, { cause: err });
   }
-}
-
-function contentRangeStartsAt(header: string | undefined, offset: number): boolean {
-  const match = /^bytes (\d+)-/.exec(header ?? "");
-  return match !== null && Number(match[1]) === offset;
 }

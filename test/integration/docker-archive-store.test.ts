@@ -248,7 +248,9 @@ describe("docker-archive store", () => {
     const first = await copyImage(new RegistryStore(client, "test/single"), "v1", store, "test/single:v1");
     const second = await copyImage(new RegistryStore(client, "test/docker"), "v1", store, "quay.io/org/docker:v1");
     assert.equal(await store.exists(first.destination), true);
+    assert.equal(await store.exists(second.destination), true);
     assert.equal((await store.resolve("test/single:v1")).digest, first.destination.digest);
+    assert.equal((await store.resolve("quay.io/org/docker:v1")).digest, second.destination.digest);
     // Copying again skips every blob already in the archive.
     const again = await copyImage(new RegistryStore(client, "test/docker"), "v1", store, "quay.io/org/docker:latest");
     assert.equal(again.blobs.copied, 0);
