@@ -5,7 +5,7 @@ import { setFlagsFromString } from "node:v8";
 // Otherwise V8's optimizing tier-up keeps the process alive 100-500 ms after the work is done.
 setFlagsFromString("--liftoff-only");
 
-const { main } = await import("../dist/cli/main.js");
+const { main } = await import("../dist/cli.js");
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
