@@ -70,9 +70,12 @@ export async function copyImage(source: Store, sourceReference: string, destinat
   const emit = options.onEvent ?? (() => undefined);
   emit({ type: "plan", blobs: plan.blobs, manifests: plan.manifests.length });
 
-  await forEachLimit(plan.blobs, options.jobs ?? DEFAULT_JOBS, async (blob) => {
+  // Largest first: the biggest blob is the critical path, so it should never wait for a free slot.
+  const bySize = [...plan.blobs].sort((a, b) => b.size - a.size);
+  await forEachLimit(bySize, options.jobs ?? DEFAULT_JOBS, async (blob) => {
     emit({ type: "blob-start", descriptor: blob });
-    const outcome = await copyBlob(source, destination, blob, options, (bytes) => emit({ type: "blob-progress", descriptor: blob, bytes }));
+    const onProgress = given.onEvent ? (bytes: number) => emit({ type: "blob-progress", descriptor: blob, bytes }) : undefined;
+    const outcome = await copyBlob(source, destination, blob, options, onProgress);
     result.blobs[outcome]++;
     if (outcome === "copied") result.bytes += blob.size;
     emit({ type: "blob-done", descriptor: blob, outcome });
@@ -100,11 +103,11 @@ function sharedSignal(signal: AbortSignal | undefined): AbortSignal | undefined 
   return linked;
 }
 
-async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: (bytes: number) => void): Promise<BlobOutcome> {
+async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: ((bytes: number) => void) | undefined): Promise<BlobOutcome> {
   if (await destination.exists(blob, options)) return "skipped";
   if (destination.mount && (await destination.mount(blob, source, options))) return "mounted";
   const content = await source.fetch(blob, options);
-  await destination.push(blob, content, { ...options, onProgress });
+  await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}) });
   return "copied";
 }
 

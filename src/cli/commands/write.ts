@@ -31,13 +31,15 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
   // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
   const chosen = platforms ?? (destination.store instanceof DockerArchiveStore && !options.allPlatforms ? [hostPlatform()] : undefined);
   if (chosen !== platforms) ctx.output.info(`note: ${destinationText} holds one platform per image; copying ${formatPlatform(hostPlatform())} (pick another with --platform)`);
-  const progress = createProgress(chooseProgressMode(options.progress, ctx.io.stderr, ctx.output.quiet), ctx.io.stderr);
+  const mode = chooseProgressMode(options.progress, ctx.io.stderr, ctx.output.quiet);
+  const progress = createProgress(mode, ctx.io.stderr);
   let result: CopyResult;
   try {
     result = await copyImage(source.store, requireName(source, sourceText), destination.store, destination.tag, {
       platforms: chosen,
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
-      onEvent: progressHandler(progress),
+      // No listener, no per-chunk counting on the hot path.
+      ...(mode !== "none" ? { onEvent: progressHandler(progress) } : {}),
     });
     await destination.store.close();
     await source.store.close();
