@@ -15,5 +15,13 @@ await build({
   sourcemap: true,
   logLevel: "warning",
   // undici and friends are CommonJS: give the bundle a real require for Node's built-ins.
+  plugins: [
+    {
+      name: "undici-slim",
+      setup(esbuild) {
+        esbuild.onResolve({ filter: /^undici$/ }, () => ({ path: join(root, "scripts", "undici-slim.cjs") }));
+      },
+    },
+  ],
   banner: { js: 'import { createRequire as __quaysideCreateRequire } from "node:module"; const require = __quaysideCreateRequire(import.meta.url);' },
 });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Agent, request as undiciRequest } from "undici";
+import { Agent } from "undici";
 import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
 import { readAll } from "../util/read-all.js";
 import { redactHeaders, redactUrl } from "./redact.js";
@@ -162,8 +162,9 @@ export class HttpClient {
   }
 
   private async send(method: string, url: URL, headers: Record<string, string>, req: HttpRequest): Promise<HttpResponse> {
-    const res = await undiciRequest(url, {
-      dispatcher: this.agent,
+    const res = await this.agent.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
       method: method as "GET",
       headers,
       body: req.body ?? null,
