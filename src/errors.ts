@@ -111,10 +111,12 @@ export class RegistryError extends QuaysideError {
     readonly status: number,
     readonly request: FailedRequest,
     readonly errors: readonly DistributionErrorEntry[],
+    /** What this usually means, in words a user can act on. */
+    readonly hint?: string,
   ) {
     const code = errors[0]?.code ?? statusCode(status);
     const what = errors.length > 0 ? errors.map((e) => `${e.code}: ${e.message}`).join("; ") : `HTTP ${status}`;
-    super(code, `${request.method} ${redactUrl(request.url)}: ${what} (HTTP ${status})`, { category: categorize(code, status) });
+    super(code, `${request.method} ${redactUrl(request.url)}: ${what} (HTTP ${status})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
   }
 }
 

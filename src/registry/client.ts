@@ -503,8 +503,15 @@ export class RegistryClient {
   }
 
   private async deleteAt(path: string, repository: string, options: RequestOptions): Promise<void> {
-    const response = await this.send({ method: "DELETE", path, scopes: [repositoryScope(repository, "delete")], expect: [202, 200, 204], signal: options.signal });
-    await response.dump();
+    try {
+      const response = await this.send({ method: "DELETE", path, scopes: [repositoryScope(repository, "delete")], expect: [202, 200, 204], signal: options.signal });
+      await response.dump();
+    } catch (err) {
+      if (err instanceof RegistryError && (err.status === 405 || err.code === "UNSUPPORTED")) {
+        throw new RegistryError(err.status, err.request, err.errors, "this registry has deletes disabled (distribution: storage.delete.enabled)");
+      }
+      throw err;
+    }
   }
 }
 

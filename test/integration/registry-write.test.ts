@@ -234,6 +234,7 @@ describe("deletes", () => {
     await rejectsWith(c.deleteManifest("del/disabled", digest), (err) => {
       assert.equal(err.code, "UNSUPPORTED");
       assert.match(err.message, /405/);
+      assert.match(err.message, /deletes disabled/);
     });
     await rejectsWith(c.untag("del/disabled", "b"), (err) => assert.equal(err.code, "UNSUPPORTED"));
     // The refused untag put the tag back: both tags still name the original manifest.
