@@ -78,7 +78,7 @@ function progressHandler(progress: ProgressReporter): (event: CopyEvent) => void
     switch (event.type) {
       case "plan":
         total = event.blobs.reduce((sum, b) => sum + b.size, 0);
-        progress.start("total", "total", total);
+        progress.start("total", "total".padEnd(12), total);
         return;
       case "blob-start":
         progress.start(event.descriptor.digest, event.descriptor.digest.slice(7, 19), event.descriptor.size);
