@@ -26,7 +26,7 @@ import { RegistryStore } from "../src/store/registry-store.js";
 import { onProcessExit } from "../test/harness/lifecycle.js";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry.js";
 import { skopeoCopy } from "../test/harness/skopeo.js";
-import type { BenchOptions, BenchOutcome, Benchmark } from "./lib/benchmark.js";
+import { goalsOk, logGoals, type BenchOptions, type BenchOutcome, type Benchmark, type Goal } from "./lib/benchmark.js";
 import { writeBigOciLayout, type BigImage } from "./lib/big-image.js";
 import { buildDist } from "./lib/build.js";
 import { execOk } from "./lib/exec.js";
@@ -103,13 +103,6 @@ interface ToolResult {
   peakRssMb: number | null;
   medianPeakRssMb: number | null;
   errors?: string[];
-}
-
-interface Goal {
-  goal: string;
-  met: boolean;
-  detail: string;
-  enforced: boolean;
 }
 
 /** The temp dir everything lives in, and the registries in it. */
@@ -499,7 +492,7 @@ async function run(options: BenchOptions): Promise<BenchOutcome> {
     log(`starting Node alone (node -e 0): ${nodeStartMs.toFixed(1)} ms; the quayside CLI doing nothing (quayside --version): ${cliStartMs.toFixed(1)} ms (medians of 5)`);
     if (options.markdown) log(`\n${formatMarkdownTable(COLUMNS, rows)}`);
     log("");
-    for (const g of goals) log(`${g.met ? "MET " : g.enforced ? "FAIL" : "MISS"}  ${g.goal}: ${g.detail}`);
+    logGoals(goals, log);
     if (profile) logProfile(profile, log);
 
     const resultsFile = await writeResults(NAME, {
@@ -533,7 +526,7 @@ async function run(options: BenchOptions): Promise<BenchOutcome> {
       ),
     });
     log(`\nwrote ${resultsFile}`);
-    return { ok: goals.every((g) => g.met || !g.enforced), resultsFile };
+    return { ok: goalsOk(goals), resultsFile };
   } finally {
     if (bench?.destination) await stopDestination(bench).catch(() => undefined);
     await source?.stop();

@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { RegistryClient } from "../src/registry/client.js";
-import type { BenchOptions, BenchOutcome, Benchmark } from "./lib/benchmark.js";
+import { goalsOk, logGoals, type BenchOptions, type BenchOutcome, type Benchmark, type Goal } from "./lib/benchmark.js";
 import { buildDist } from "./lib/build.js";
 import { startTokenTagsEnvironment, type TokenTagsEnvironment } from "./lib/environment.js";
 import { execOk } from "./lib/exec.js";
@@ -66,14 +66,6 @@ interface ToolResult {
   /** The requests of the first measured run, as the front saw them. */
   requests: string[];
   errors?: string[];
-}
-
-interface Goal {
-  goal: string;
-  met: boolean;
-  detail: string;
-  /** Timing goals are reported, not enforced: they depend on the machine. */
-  enforced: boolean;
 }
 
 const QUAYSIDE_LIB = "quayside (library)";
@@ -326,7 +318,7 @@ async function run(options: BenchOptions): Promise<BenchOutcome> {
     log(`for the process rows: starting Node alone (node -e 0) takes ${nodeStartMs.toFixed(1)} ms here (median of 5)`);
     if (options.markdown) log(`\n${formatMarkdownTable(COLUMNS, rows)}`);
     log("");
-    for (const g of goals) log(`${g.met ? "MET " : g.enforced ? "FAIL" : "MISS"}  ${g.goal}: ${g.detail}`);
+    logGoals(goals, log);
 
     const resultsFile = await writeResults(NAME, {
       benchmark: NAME,
@@ -349,7 +341,7 @@ async function run(options: BenchOptions): Promise<BenchOutcome> {
       goals,
     });
     log(`\nwrote ${resultsFile}`);
-    return { ok: goals.every((g) => g.met || !g.enforced), resultsFile };
+    return { ok: goalsOk(goals), resultsFile };
   } finally {
     await env.stop();
   }

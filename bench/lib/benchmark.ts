@@ -24,3 +24,21 @@ export interface Benchmark {
   description: string;
   run(options: BenchOptions): Promise<BenchOutcome>;
 }
+
+/** A goal a benchmark checks: request counts and correctness are enforced, timings only reported. */
+export interface Goal {
+  goal: string;
+  met: boolean;
+  detail: string;
+  /** Timing goals are reported, not enforced: they depend on the machine. */
+  enforced: boolean;
+}
+
+export function logGoals(goals: readonly Goal[], log: (line: string) => void): void {
+  for (const g of goals) log(`${g.met ? "MET " : g.enforced ? "FAIL" : "MISS"}  ${g.goal}: ${g.detail}`);
+}
+
+/** A run is ok when every enforced goal is met. */
+export function goalsOk(goals: readonly Goal[]): boolean {
+  return goals.every((g) => g.met || !g.enforced);
+}

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { seedImages, writeSeedLayout, type CoreSeed, type FullSeed, type SeedLayout } from "./images.js";
 import { onProcessExit } from "./lifecycle.js";
 import { startPagingProxy, type PagerStats, type PagingProxy } from "./pager.js";
-import { randomPassword, startRegistry, type RegistryMode, type RunningRegistry } from "./registry.js";
+import { randomPassword, startRegistry, type RunningRegistry } from "./registry.js";
 import type { TokenServerStats } from "./token-server.js";
 
 /** The environment every integration test shares: plain JSON, so it crosses processes. */
@@ -15,16 +15,8 @@ export interface UserInfo {
   password: string;
 }
 
-export interface RegistryInfo {
-  mode: RegistryMode;
-  /** "127.0.0.1:PORT" */
-  host: string;
-  /** "http://127.0.0.1:PORT" or "https://..." */
-  url: string;
-  storageDir: string;
-  deleteEnabled: boolean;
-  catalogMaxEntries: number;
-}
+/** The JSON-safe part of a running registry (no stop(), no token server object). */
+export type RegistryInfo = Pick<RunningRegistry, "mode" | "host" | "url" | "storageDir" | "deleteEnabled" | "catalogMaxEntries">;
 
 export interface TokenServerInfo {
   url: string;
