@@ -17,8 +17,6 @@ export interface OpenedLocation {
   name: string | undefined;
   /** The tag to write at a destination (undefined when only a digest was given). */
   tag: string | undefined;
-  /** For registries: the registry host, so callers can reuse one client per registry. */
-  registry?: string;
 }
 
 export type Role = "source" | "destination";
@@ -34,7 +32,7 @@ export async function openLocation(text: string, role: Role, options: OpenLocati
   if (scheme !== undefined) return openFileLocation(scheme, text, role);
   const reference = parseReference(text.startsWith("docker://") ? text.slice("docker://".length) : text);
   const client = await options.registryClient(reference.registry);
-  return { store: new RegistryStore(client, reference.repository), name: reference.digest ?? reference.tag, tag: reference.tag, registry: reference.registry };
+  return { store: new RegistryStore(client, reference.repository), name: reference.digest ?? reference.tag, tag: reference.tag };
 }
 
 async function openFileLocation(scheme: string, text: string, role: Role): Promise<OpenedLocation> {
