@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from "node:v8";
+import { loadCli } from "./load-cli.js";
 
-// A CLI run is short: compile undici's WebAssembly HTTP parser with the baseline tier only.
-// Otherwise V8's optimizing tier-up keeps the process alive 100-500 ms after the work is done.
-setFlagsFromString("--liftoff-only");
-
-const { main } = await import("../dist/cli.js");
+const { main } = loadCli();
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,

@@ -2,7 +2,6 @@
  * Where credentials come from: given directly, or from Docker's config.json
  * (`auths` entries, `credHelpers` per registry, a default `credsStore`).
  */
-import { execFile } from "node:child_process";
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -114,7 +113,9 @@ function fromAuthEntry(entry: NonNullable<DockerConfig["auths"]>[string], key: s
 }
 
 /** Runs `docker-credential-X get`; a helper that knows no credentials for the host yields undefined. */
-function runHelper(program: string, serverUrl: string, timeoutMs: number): Promise<string | undefined> {
+async function runHelper(program: string, serverUrl: string, timeoutMs: number): Promise<string | undefined> {
+  // Loaded here, not up front: most runs never start a helper, and child_process costs start-up time.
+  const { execFile } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = execFile(program, ["get"], { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);

@@ -5,11 +5,14 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { digestOf } from "../../src/digest/digest.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { skopeoInspectRaw } from "../harness/skopeo.js";
 import { runCli } from "./helpers.js";
+
+const execFileAsync = promisify(execFile);
 
 let env: TestEnvironment;
 let workDir: string;
@@ -239,5 +242,22 @@ describe("the installed binary", () => {
     const version = await run(["--version"]);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  test("the bundle loads with its code cache accepted, and without the built-ins a run never needs", async () => {
+    // Loads the CLI as bin/quayside.js does, in a fresh Node, and reports what V8 and Node did.
+    const probe = [
+      `const before = new Set(process.moduleLoadList);`,
+      `const { loadCli } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "bin", "load-cli.js")).href)});`,
+      `const { main, script } = loadCli();`,
+      `const loaded = process.moduleLoadList.filter((m) => !before.has(m)).map((m) => m.replace(/^NativeModule /, ""));`,
+      `console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, loaded }));`,
+    ].join("\n");
+    const { stdout } = await execFileAsync(process.execPath, ["--input-type=module", "-e", probe], { timeout: 30_000 });
+    const report = JSON.parse(stdout) as { main: string; rejected: boolean | undefined; loaded: string[] };
+    assert.equal(report.main, "function");
+    assert.equal(report.rejected, false, "V8 rejected dist/cli.cjs.cache (built by another Node, or under other flags than bin/load-cli.js sets)");
+    for (const unneeded of ["http2", "child_process"]) assert.ok(!report.loaded.includes(unneeded), `node:${unneeded} is loaded at start-up`);
+    assert.ok(report.loaded.includes("crypto"), "the probe saw no module loads at all");
   });
 });
