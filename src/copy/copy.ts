@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { Descriptor, Platform } from "../media/types.js";
-import type { Store, StoreOptions } from "../store/store.js";
+import { discardContent, type Store, type StoreOptions } from "../store/store.js";
 import { forEachLimit } from "../util/limit.js";
 import { planGraph } from "./graph.js";
 
@@ -106,8 +106,15 @@ function sharedSignal(signal: AbortSignal | undefined): AbortSignal | undefined 
 async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: ((bytes: number) => void) | undefined): Promise<BlobOutcome> {
   if (await destination.exists(blob, options)) return "skipped";
   if (destination.mount && (await destination.mount(blob, source, options))) return "mounted";
-  const content = await source.fetch(blob, options);
-  await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}) });
+  // Not awaited: the source opens its stream while the destination opens its upload.
+  const content = source.fetch(blob, options);
+  content.catch(() => undefined); // push() settles it; a rejection meanwhile is not an unhandled one
+  try {
+    await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}) });
+  } catch (err) {
+    discardContent(content);
+    throw err;
+  }
   return "copied";
 }
 

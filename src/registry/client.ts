@@ -18,7 +18,7 @@ import { readAll } from "../util/read-all.js";
 import { pipeResumable } from "./blob-stream.js";
 import { registryError } from "./errors.js";
 import { untagPlaceholder } from "./placeholder.js";
-import { uploadBlob, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
+import { uploadBlob, type BlobSource, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
 import { nextLink } from "./link.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
@@ -410,7 +410,7 @@ export class RegistryClient {
   // ---- writes ----------------------------------------------------------------------------
 
   /** Upload a blob (see BlobUploadOptions): skipped if present, mounted if possible, else sent. */
-  pushBlob(repository: string, source: Uint8Array | Readable, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
+  pushBlob(repository: string, source: BlobSource, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
     return uploadBlob(this, repository, source, options);
   }
 

@@ -37,13 +37,19 @@ export interface BlobUploadResult {
 const MONOLITHIC_POST_LIMIT = 1024 * 1024;
 const MAX_CHUNK_RESUMES = 3;
 
-export async function uploadBlob(
-  client: RegistryClient,
-  repository: string,
-  source: Uint8Array | Readable,
-  options: BlobUploadOptions = {},
-): Promise<BlobUploadResult> {
+/**
+ * What uploadBlob sends: bytes, a stream, or a stream still being opened. A pending stream
+ * (needs options.digest) is awaited only once the upload session is open, so the two round
+ * trips overlap. When the blob turns out to be there already (skipped, mounted), a stream is
+ * read to its end and a pending one destroyed; after a failure, a stream is the caller's to destroy.
+ */
+export type BlobSource = Uint8Array | Readable | Promise<Readable>;
+
+export async function uploadBlob(client: RegistryClient, repository: string, source: BlobSource, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
+  // Settled below; a rejection while the POST is in flight is not an unhandled one.
+  if (source instanceof Promise) source.catch(() => undefined);
   if (options.digest !== undefined) parseDigest(options.digest);
+  if (source instanceof Promise && options.digest === undefined) throw new TypeError("uploadBlob: a pending stream needs options.digest");
   const known = resolveKnownDigest(source, options);
   const mediaType = options.mediaType ?? "application/octet-stream";
   const scopes = uploadScopes(repository, options.mountFrom);
@@ -92,18 +98,32 @@ export async function uploadBlob(
     location = requireLocation(response);
   }
 
+  const content = source instanceof Promise ? await openedOrCancel(client, location, source, scopes) : source;
   const descriptor =
     options.chunkSize !== undefined
-      ? await uploadChunked(client, location, source, scopes, options, mediaType)
-      : source instanceof Uint8Array
-        ? await putWhole(client, location, source, known?.digest ?? digestOf(source), scopes, options, mediaType)
+      ? await uploadChunked(client, location, content, scopes, options, mediaType)
+      : content instanceof Uint8Array
+        ? await putWhole(client, location, content, known?.digest ?? digestOf(content), scopes, options, mediaType)
         : known?.size !== undefined
-          ? await putWhole(client, location, source, known.digest, scopes, options, mediaType, known.size)
-          : await patchStreamThenPut(client, location, source, scopes, options, mediaType);
+          ? await putWhole(client, location, content, known.digest, scopes, options, mediaType, known.size)
+          : await patchStreamThenPut(client, location, content, scopes, options, mediaType);
   return { descriptor, outcome: "uploaded" };
 }
 
-function resolveKnownDigest(source: Uint8Array | Readable, options: BlobUploadOptions): { digest: string; size?: number } | undefined {
+/** The pending source, or, when it fails to open, the upload session cancelled (best effort) and its error. */
+async function openedOrCancel(client: RegistryClient, location: string, pending: Promise<Readable>, scopes: readonly Scope[]): Promise<Readable> {
+  try {
+    return await pending;
+  } catch (err) {
+    await client
+      .send({ method: "DELETE", path: location, scopes, expect: [204, 404] })
+      .then((response) => response.dump())
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
+function resolveKnownDigest(source: BlobSource, options: BlobUploadOptions): { digest: string; size?: number } | undefined {
   if (source instanceof Uint8Array) {
     const algorithm = options.digest !== undefined ? parseDigest(options.digest).algorithm : "sha256";
     const actual = digestOf(source, algorithm);
@@ -300,8 +320,9 @@ function countingStream(onProgress: (bytes: number) => void): Transform {
   });
 }
 
-function drain(source: Uint8Array | Readable): void {
+function drain(source: BlobSource): void {
   if (source instanceof Readable) source.resume();
+  else if (source instanceof Promise) void source.then((stream) => stream.destroy(), () => undefined);
 }
 
 function requireLocation(response: HttpResponse): string {

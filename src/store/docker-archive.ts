@@ -21,8 +21,7 @@ import { Readable } from "node:stream";
 import { QuaysideError } from "../errors.js";
 import type { ImageManifest } from "../media/manifest.js";
 import type { Descriptor } from "../media/types.js";
-import type { PushOptions, Store, StoreOptions } from "./store.js";
-import { discard } from "./docker-archive/format.js";
+import { discardContent, type PushContent, type PushOptions, type Store, type StoreOptions } from "./store.js";
 import { ArchiveReader, type ArchiveImageInfo } from "./docker-archive/reader.js";
 import { ArchiveWriter } from "./docker-archive/writer.js";
 
@@ -97,13 +96,13 @@ export class DockerArchiveStore implements Store {
     return this.requireWriter().exists(descriptor);
   }
 
-  async push(descriptor: Descriptor, content: Readable | Uint8Array, options: PushOptions = {}): Promise<void> {
+  async push(descriptor: Descriptor, content: PushContent, options: PushOptions = {}): Promise<void> {
     const writer = this.writer;
     if (!writer) {
-      discard(content);
+      discardContent(content);
       throw this.readOnly();
     }
-    return writer.push(descriptor, content, options);
+    return writer.push(descriptor, await content, options);
   }
 
   /** Record `tag` ("repo:tag"; ":latest" when no tag; no digests) in RepoTags for a pushed image manifest. */

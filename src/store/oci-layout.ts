@@ -21,7 +21,7 @@ import { isValidTag } from "../ref/reference.js";
 import { temporaryPathFor } from "../util/atomic-file.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
 import { readAll } from "../util/read-all.js";
-import type { PushOptions, Store, StoreOptions } from "./store.js";
+import type { PushContent, PushOptions, Store, StoreOptions } from "./store.js";
 
 /** The annotation that names an index.json entry (a "tag" of the layout). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
@@ -323,7 +323,8 @@ export class OciLayoutStore implements Store {
    * left. Content already present (right size) is not read again: a stream is destroyed unread.
    * Manifests are blobs too; index.json is tag()'s business.
    */
-  async push(descriptor: Descriptor, content: Readable | Uint8Array, options: PushOptions = {}): Promise<void> {
+  async push(descriptor: Descriptor, given: PushContent, options: PushOptions = {}): Promise<void> {
+    const content = await given;
     const target = this.blobPath(descriptor.digest);
     const signal = options.signal ? AbortSignal.any([this.#controller.signal, options.signal]) : this.#controller.signal;
     await this.#track(async () => {

@@ -4,7 +4,7 @@ import { QuaysideError } from "../errors.js";
 import { isManifestMediaType, type Descriptor } from "../media/types.js";
 import type { RegistryClient } from "../registry/client.js";
 import { readAll } from "../util/read-all.js";
-import type { PushOptions, Store, StoreOptions } from "./store.js";
+import type { PushContent, PushOptions, Store, StoreOptions } from "./store.js";
 
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** Manifests seen recently, so tag() need not fetch back what push() just sent. */
@@ -21,12 +21,17 @@ export class RegistryStore implements Store {
     this.location = `docker://${client.registry}/${repository}`;
   }
 
-  resolve(reference: string, options: StoreOptions = {}): Promise<Descriptor> {
-    return this.client.headManifest(this.repository, reference, options);
+  /** A GET, not a HEAD: whoever resolves reads the manifest next, and this one request serves both. */
+  async resolve(reference: string, options: StoreOptions = {}): Promise<Descriptor> {
+    const manifest = await this.client.getManifest(this.repository, reference, options);
+    this.remember(manifest.digest, manifest.bytes, manifest.mediaType);
+    return { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length };
   }
 
   async fetch(descriptor: Descriptor, options: StoreOptions = {}): Promise<Readable> {
     if (isManifestMediaType(descriptor.mediaType)) {
+      const known = this.manifests.get(descriptor.digest);
+      if (known) return Readable.from([Buffer.from(known.bytes)]);
       const manifest = await this.client.getManifest(this.repository, descriptor.digest, options);
       this.remember(descriptor.digest, manifest.bytes, manifest.mediaType);
       return Readable.from([Buffer.from(manifest.bytes)]);
@@ -45,9 +50,9 @@ export class RegistryStore implements Store {
     }
   }
 
-  async push(descriptor: Descriptor, content: Readable | Uint8Array, options: PushOptions = {}): Promise<void> {
+  async push(descriptor: Descriptor, content: PushContent, options: PushOptions = {}): Promise<void> {
     if (isManifestMediaType(descriptor.mediaType)) {
-      const bytes = content instanceof Uint8Array ? content : await readAll(content, MANIFEST_LIMIT, `manifest ${descriptor.digest}`);
+      const bytes = content instanceof Uint8Array ? content : await readAll(await content, MANIFEST_LIMIT, `manifest ${descriptor.digest}`);
       await this.client.putManifest(this.repository, descriptor.digest, bytes, { ...options, mediaType: descriptor.mediaType });
       this.remember(descriptor.digest, bytes, descriptor.mediaType);
       return;

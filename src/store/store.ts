@@ -3,9 +3,22 @@
  * repository, an OCI image layout directory and a docker-archive tarball all implement
  * Store; the copy engine knows nothing else.
  */
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { Descriptor } from "../media/types.js";
 import { readAll } from "../util/read-all.js";
+
+/**
+ * What push() takes: bytes, a stream, or a stream still being opened (the copy engine asks the
+ * source while the destination gets ready). push() owns it: a stream it does not read is destroyed.
+ */
+export type PushContent = Readable | Uint8Array | Promise<Readable>;
+
+/** Let go of content that will not be read: destroy a stream, also one still being opened. */
+export function discardContent(content: PushContent): void {
+  if (content instanceof Uint8Array) return;
+  if (content instanceof Readable) content.destroy();
+  else void content.then((stream) => stream.destroy(), () => undefined);
+}
 
 export interface StoreOptions {
   signal?: AbortSignal | undefined;
@@ -36,7 +49,7 @@ export interface Store {
    * Store content under its digest. The content is verified on the way; on a mismatch nothing
    * is stored. Manifests are stored untagged: naming them is tag()'s job, done last.
    */
-  push(descriptor: Descriptor, content: Readable | Uint8Array, options?: PushOptions): Promise<void>;
+  push(descriptor: Descriptor, content: PushContent, options?: PushOptions): Promise<void>;
 
   /** Point a tag at a manifest already stored here. */
   tag(descriptor: Descriptor, tag: string, options?: StoreOptions): Promise<void>;

@@ -8,6 +8,7 @@ import { parsePlatform } from "../../src/ref/platform.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { RegistryStore } from "../../src/store/registry-store.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
+import { startPagingProxy } from "../harness/pager.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 import { skopeoDigest } from "../harness/skopeo.js";
 
@@ -82,6 +83,29 @@ describe("registry to registry", () => {
       seeded.manifests.filter((m) => m.platform.architecture !== "arm").map((m) => m.digest),
     );
     assert.deepEqual((await checkImage(dst, "two")).missing, []);
+  });
+
+  test("the source is asked once per item: one GET for the manifest (no HEAD first), one GET per blob", async () => {
+    // A counting front of our own (the shared ones count other tests' requests too).
+    const front = await startPagingProxy({ upstream: env.anonymous.url });
+    try {
+      const src = new RegistryStore(clientOf(front.host), "test/single");
+      const dst = new RegistryStore(clientOf(target.host), `counted/single-${process.pid}`);
+      const result = await copyImage(src, "v1", dst, "v1");
+      const seeded = env.anonymous.seeded.single.manifests[0];
+      assert.ok(seeded);
+      const blobCount = 1 + seeded.layers.length;
+      assert.equal(result.blobs.copied, blobCount);
+      const seen = front.stats().requests.map((r) => `${r.method} ${r.path.replace(/sha256:[0-9a-f]{64}/, "DIGEST")}`);
+      assert.deepEqual(seen.filter((r) => r.includes("/manifests/")), ["GET /v2/test/single/manifests/v1"]);
+      assert.deepEqual(
+        seen.filter((r) => r.includes("/blobs/")),
+        Array.from({ length: blobCount }, () => "GET /v2/test/single/blobs/DIGEST"),
+      );
+      assert.equal(seen.length, 1 + blobCount, seen.join(", "));
+    } finally {
+      await front.close();
+    }
   });
 
   test("within one registry blobs are mounted, not sent", async () => {

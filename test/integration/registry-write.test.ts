@@ -91,6 +91,31 @@ describe("blob uploads", () => {
     }
   });
 
+  test("a stream still being opened: the upload session opens meanwhile; if the stream never comes, the session is cancelled", async () => {
+    const lines: string[] = [];
+    const c = client(registry, undefined, (l) => lines.push(l));
+    const blob = randomBytes(150_000);
+    let openStream!: (stream: Readable) => void;
+    const pending = new Promise<Readable>((resolve) => (openStream = resolve));
+    const upload = c.pushBlob("up/pending", pending, { digest: digestOf(blob), size: blob.length, skipExisting: false });
+    // The POST goes out before the content exists.
+    for (let i = 0; i < 200 && !lines.some((l) => / POST .*up\/pending\/blobs\/uploads\/ /.test(l) && l.includes("< 202")); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(lines.some((l) => l.includes("< 202 POST")), `no upload session opened before the content: ${lines.join(" | ")}`);
+    openStream(Readable.from([blob]));
+    const result = await upload;
+    assert.equal(result.outcome, "uploaded");
+    assert.ok(Buffer.from(await c.getBlobBytes("up/pending", digestOf(blob))).equals(blob));
+
+    const failing = Promise.reject(new Error("the source could not be opened"));
+    await assert.rejects(c.pushBlob("up/pending-fail", failing, { digest: digestOf(randomBytes(10)), size: 10, skipExisting: false }), /the source could not be opened/);
+    // The session is gone as the API sees it (distribution leaves a hash-state file on disk after a cancel: not a session).
+    const deleted = lines.find((l) => /^> DELETE .*up\/pending-fail\/blobs\/uploads\//.test(l));
+    assert.ok(deleted, `no DELETE of the upload session: ${lines.join(" | ")}`);
+    assert.ok(lines.some((l) => l.startsWith("< 204 DELETE")), "the registry did not accept the cancel");
+    const sessionUrl = deleted.split(" ")[2] ?? "";
+    assert.equal((await fetch(sessionUrl)).status, 404, `${sessionUrl} still answers after the cancel`);
+  });
+
   test("an existing blob is skipped, a blob of another repository is mounted", async () => {
     const lines: string[] = [];
     const c = client(registry, undefined, (l) => lines.push(l));

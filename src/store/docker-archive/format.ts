@@ -125,6 +125,3 @@ export function toReadable(content: Readable | Uint8Array): Readable {
   return Readable.from([Buffer.from(content.buffer, content.byteOffset, content.byteLength)]);
 }
 
-export function discard(content: Readable | Uint8Array): void {
-  if (!(content instanceof Uint8Array)) content.destroy();
-}

@@ -12,8 +12,8 @@ import { isImage, parseManifest, type ImageManifest } from "../../media/manifest
 import { isIndexMediaType, isManifestMediaType, isSchema1MediaType, normalizeMediaType, type Descriptor } from "../../media/types.js";
 import { temporaryPathFor } from "../../util/atomic-file.js";
 import { readAll } from "../../util/read-all.js";
-import type { PushOptions } from "../store.js";
-import { EPOCH, INDEX_MESSAGE, MANIFEST_JSON, MANIFEST_LIMIT, REPOSITORIES, type RepoTag, blobEntryName, discard, isConfigMediaType, isNonImageBlob, normalizeRepoTag, toReadable, unsupported } from "./format.js";
+import { discardContent, type PushOptions } from "../store.js";
+import { EPOCH, INDEX_MESSAGE, MANIFEST_JSON, MANIFEST_LIMIT, REPOSITORIES, type RepoTag, blobEntryName, isConfigMediaType, isNonImageBlob, normalizeRepoTag, toReadable, unsupported } from "./format.js";
 import type { ManifestItem } from "./reader.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -109,17 +109,17 @@ export class ArchiveWriter {
     try {
       this.assertOpen();
     } catch (err) {
-      discard(content);
+      discardContent(content);
       throw err;
     }
     const mediaType = normalizeMediaType(descriptor.mediaType);
     if (isIndexMediaType(mediaType)) {
-      discard(content);
+      discardContent(content);
       throw unsupported(INDEX_MESSAGE);
     }
     if (isManifestMediaType(mediaType)) return this.pushManifest(descriptor, content, mediaType);
     if (isNonImageBlob(mediaType)) {
-      discard(content);
+      discardContent(content);
       throw unsupported(`docker-archive holds container images only; cannot store a blob of type ${mediaType}`);
     }
     const run = this.queue.then(() => this.writeBlob(descriptor, content, options));
@@ -133,7 +133,7 @@ export class ArchiveWriter {
   /** Image manifests are not files in a docker-archive: remembered, verified, and turned into manifest.json at close(). */
   private async pushManifest(descriptor: Descriptor, content: Readable | Uint8Array, mediaType: string): Promise<void> {
     if (isSchema1MediaType(mediaType)) {
-      discard(content);
+      discardContent(content);
       throw unsupported("docker-archive cannot store Docker schema 1 images; convert to schema 2 first");
     }
     const bytes = content instanceof Uint8Array ? content : await readAll(content, MANIFEST_LIMIT, `manifest ${descriptor.digest}`);
@@ -155,11 +155,11 @@ export class ArchiveWriter {
   private async writeBlob(descriptor: Descriptor, content: Readable | Uint8Array, options: PushOptions): Promise<void> {
     // Pushes queued before close() are still written; anything after a failure or abort() is not.
     if (this.state !== "open" && this.state !== "closing") {
-      discard(content);
+      discardContent(content);
       this.assertOpen();
     }
     if (this.written.has(descriptor.digest)) {
-      discard(content); // pushed twice (e.g. a layer shared by two images copied at once): one entry is enough
+      discardContent(content); // pushed twice (e.g. a layer shared by two images copied at once): one entry is enough
       return;
     }
     const name = blobEntryName(descriptor);
