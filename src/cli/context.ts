@@ -39,12 +39,16 @@ export class CliContext {
     this.output = new Output(options.json === true, io, options.quiet === true);
   }
 
-  /** One client (and connection pool, and token cache) per registry for the whole command. */
-  async registry(host: string): Promise<Registry> {
-    let registry = this.registries.get(host);
+  /**
+   * One client (and connection pool, and token cache) per registry for the whole command; with
+   * `authFile`, one per registry and file, whose credentials come from that Docker config file.
+   */
+  async registry(host: string, authFile?: string): Promise<Registry> {
+    const key = authFile === undefined ? host : `${host}\0${authFile}`;
+    let registry = this.registries.get(key);
     if (!registry) {
-      registry = new Registry(host, await this.clientOptions());
-      this.registries.set(host, registry);
+      registry = new Registry(host, await this.clientOptions(authFile));
+      this.registries.set(key, registry);
     }
     return registry;
   }
@@ -57,11 +61,11 @@ export class CliContext {
     await Promise.all([...this.registries.values()].map((r) => r.close()));
   }
 
-  private async clientOptions(): Promise<RegistryClientOptions> {
+  private async clientOptions(authFile: string | undefined): Promise<RegistryClientOptions> {
     const o = this.options;
-    const given = await this.credential();
+    const given = authFile === undefined ? await this.credential() : undefined;
     // Without -u, credentials come from Docker's config.json, found through this process's environment.
-    const credentials: Credential | CredentialSource = given ?? new DockerConfigCredentials(dockerConfigPath(this.io.env));
+    const credentials: Credential | CredentialSource = given ?? new DockerConfigCredentials(authFile ?? dockerConfigPath(this.io.env));
     const stderr = this.io.stderr;
     return {
       credentials,

@@ -116,6 +116,8 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .argument("<destination>")
     .option("--all-platforms", "copy every platform of an index (the default; digests stay the same)")
     .option("-j, --jobs <n>", "blobs copied at once", positiveInt, 4)
+    .option("--src-authfile <path>", "credentials for the source registry from this Docker config.json (e.g. another account on the same registry)")
+    .option("--dest-authfile <path>", "credentials for the destination registry from this Docker config.json")
     .addOption(progressOption())
     .addHelpText("after", "\n--platform a[,b...]: copy only these platforms of an index; one gives that image alone, several a new index (with a new digest).")
     .action(action((ctx, src, dst) => write.copy(ctx, src as string, dst as string, copyOptions(ctx))));
@@ -181,8 +183,14 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
 }
 
 function copyOptions(ctx: CliContext): write.CopyCommandOptions {
-  const o = ctx.options as { allPlatforms?: boolean; jobs?: number; progress?: string };
-  return { ...(o.allPlatforms ? { allPlatforms: true } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}) };
+  const o = ctx.options as { allPlatforms?: boolean; jobs?: number; progress?: string; srcAuthfile?: string; destAuthfile?: string };
+  return {
+    ...(o.allPlatforms ? { allPlatforms: true } : {}),
+    ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+    ...(o.progress !== undefined ? { progress: o.progress } : {}),
+    ...(o.srcAuthfile !== undefined ? { srcAuthFile: o.srcAuthfile } : {}),
+    ...(o.destAuthfile !== undefined ? { destAuthFile: o.destAuthfile } : {}),
+  };
 }
 
 function progressOnly(ctx: CliContext): { progress?: string } {

@@ -62,6 +62,39 @@ describe("copy", () => {
     const missing = await runCli(["copy", `${env.anonymous.host}/test/single:nope`, at("cli/none:v1"), "--progress", "none"]);
     assert.equal(missing.code, 3);
   });
+
+  test("--src-authfile / --dest-authfile: two accounts of one registry, each side with its own", async () => {
+    const registry = await startRegistry({ mode: "token" });
+    try {
+      const users = registry.tokenServer?.users ?? [];
+      const admin = users.find((u) => u.role === "admin");
+      const reader = users.find((u) => u.role === "reader");
+      assert.ok(admin && reader);
+      const authFile = async (name: string, user: { username: string; password: string }): Promise<string> => {
+        const file = join(workDir, `${name}.json`);
+        await writeFile(file, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`${user.username}:${user.password}`).toString("base64") } } }));
+        return file;
+      };
+      const [adminFile, readerFile] = await Promise.all([authFile("admin", admin), authFile("reader", reader)]);
+      const single = env.anonymous.seeded.single;
+      const into = (path: string): string => `${registry.host}/${path}`;
+      // Anonymous source, the destination's account from its file (no Docker config at all otherwise).
+      const seeded = await runCli(["copy", single.reference, into("acct/src:v1"), "--dest-authfile", adminFile, "--progress", "none"]);
+      assert.equal(seeded.code, 0, seeded.stderr);
+      // The read-only account reads, the admin account writes, in one registry.
+      const copied = await runCli(["--json", "copy", into("acct/src:v1"), into("acct/dst:v1"), "--src-authfile", readerFile, "--dest-authfile", adminFile, "--progress", "none"]);
+      assert.equal(copied.code, 0, copied.stderr);
+      assert.equal((JSON.parse(copied.out) as { destination: { digest: string } }).destination.digest, single.digest);
+      // Swapped, the reader is the one writing: refused (exit 4), so each side did use its own file.
+      const swapped = await runCli(["copy", into("acct/src:v1"), into("acct/other:v1"), "--src-authfile", adminFile, "--dest-authfile", readerFile, "--progress", "none"]);
+      assert.equal(swapped.code, 4, swapped.stderr);
+      const missingFile = await runCli(["copy", into("acct/src:v1"), into("acct/x:v1"), "--src-authfile", join(workDir, "absent.json")]);
+      assert.equal(missingFile.code, 2);
+      assert.match(missingFile.stderr, /absent\.json/);
+    } finally {
+      await registry.stop();
+    }
+  });
 });
 
 describe("copy through OCI layouts and docker archives", () => {

@@ -18,6 +18,9 @@ import { chooseProgressMode, createProgress, type ProgressReporter } from "../pr
 
 export interface CopyCommandOptions {
   allPlatforms?: boolean;
+  /** Docker config files with the credentials for the source / destination registry (instead of -u or the usual config). */
+  srcAuthFile?: string;
+  destAuthFile?: string;
   jobs?: number;
   progress?: string;
 }
@@ -25,9 +28,15 @@ export interface CopyCommandOptions {
 export async function copy(ctx: CliContext, sourceText: string, destinationText: string, options: CopyCommandOptions): Promise<void> {
   const platforms = ctx.options.platform?.split(",").map((p) => parsePlatform(p.trim()));
   if (platforms && options.allPlatforms) throw new UsageError("--platform and --all-platforms exclude each other");
-  const registryClient = async (host: string) => (await ctx.registry(host)).client;
-  const source = await openLocation(sourceText, "source", { registryClient });
-  const destination = await openLocation(destinationText, "destination", { registryClient });
+  const registryClient = (authFile: string | undefined) => async (host: string) => (await ctx.registry(host, authFile)).client;
+  if ((options.srcAuthFile !== undefined || options.destAuthFile !== undefined) && ctx.options.username !== undefined) {
+    throw new UsageError("--src-authfile/--dest-authfile and --username exclude each other");
+  }
+  for (const file of [options.srcAuthFile, options.destAuthFile]) {
+    if (file !== undefined) await stat(file).catch((err: NodeJS.ErrnoException) => Promise.reject(new UsageError(`cannot read ${file}: ${err.code ?? err.message}`)));
+  }
+  const source = await openLocation(sourceText, "source", { registryClient: registryClient(options.srcAuthFile) });
+  const destination = await openLocation(destinationText, "destination", { registryClient: registryClient(options.destAuthFile) });
   // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
   const chosen = platforms ?? (destination.store instanceof DockerArchiveStore && !options.allPlatforms ? [hostPlatform()] : undefined);
   if (chosen !== platforms) ctx.output.info(`note: ${destinationText} holds one platform per image; copying ${formatPlatform(hostPlatform())} (pick another with --platform)`);
