@@ -5,13 +5,14 @@
  */
 import { Readable } from "node:stream";
 import type { Descriptor } from "../media/types.js";
+import type { BlobSource } from "../registry/upload.js";
 import { readAll } from "../util/read-all.js";
 
 /**
  * What push() takes: bytes, a stream, or a stream still being opened (the copy engine asks the
- * source while the destination gets ready). push() owns it: a stream it does not read is destroyed.
+ * source while the destination gets ready); the same a registry upload takes.
  */
-export type PushContent = Readable | Uint8Array | Promise<Readable>;
+export type PushContent = BlobSource;
 
 /** Let go of content that will not be read: destroy a stream, also one still being opened. */
 export function discardContent(content: PushContent): void {

@@ -1,7 +1,7 @@
 /** The CLI read commands against the real registry: output, JSON shapes, exit codes, and the real binary. */
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -215,7 +215,6 @@ describe("read commands with credentials", () => {
 
   test("credentials from DOCKER_CONFIG", async () => {
     const dir = await mkdtemp(join(workDir, "docker-"));
-    const { writeFile } = await import("node:fs/promises");
     const admin = env.token.users.admin;
     await writeFile(join(dir, "config.json"), JSON.stringify({ auths: { [env.token.host]: { auth: Buffer.from(`${admin.username}:${admin.password}`).toString("base64") } } }));
     const result = await runCli(["digest", env.token.seeded.multi.reference], { env: { DOCKER_CONFIG: dir } });
@@ -242,6 +241,19 @@ describe("the installed binary", () => {
     const version = await run(["--version"]);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+  });
+
+  test("the bundle runs a Docker credential helper (child_process, loaded only then)", async () => {
+    const dir = await mkdtemp(join(workDir, "helper-"));
+    const admin = env.token.users.admin;
+    const helper = join(dir, "docker-credential-quaysidetest");
+    await writeFile(helper, `#!/bin/sh\ncat >/dev/null\necho '${JSON.stringify({ Username: admin.username, Secret: admin.password })}'\n`, { mode: 0o755 });
+    await writeFile(join(dir, "config.json"), JSON.stringify({ credHelpers: { [env.token.host]: "quaysidetest" } }));
+    const { stdout } = await execFileAsync(process.execPath, [join(repoRoot, "bin", "quayside.js"), "digest", env.token.seeded.multi.reference], {
+      timeout: 30_000,
+      env: { ...process.env, DOCKER_CONFIG: dir, PATH: `${dir}:${process.env.PATH ?? ""}` },
+    });
+    assert.equal(stdout.trim(), env.token.seeded.multi.digest);
   });
 
   test("the bundle loads with its code cache accepted, and without the built-ins a run never needs", async () => {
