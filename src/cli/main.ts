@@ -116,6 +116,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .argument("<destination>")
     .option("--all-platforms", "copy every platform of an index (the default; digests stay the same)")
     .option("-j, --jobs <n>", "blobs copied at once", positiveInt, 4)
+    .option("--referrers", "also copy the referrers (signatures, SBOMs, attestations) of every manifest copied; registry to registry")
     .option("--src-authfile <path>", "credentials for the source registry from this Docker config.json (e.g. another account on the same registry)")
     .option("--dest-authfile <path>", "credentials for the destination registry from this Docker config.json")
     .addOption(progressOption())
@@ -183,9 +184,10 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
 }
 
 function copyOptions(ctx: CliContext): write.CopyCommandOptions {
-  const o = ctx.options as { allPlatforms?: boolean; jobs?: number; progress?: string; srcAuthfile?: string; destAuthfile?: string };
+  const o = ctx.options as { allPlatforms?: boolean; referrers?: boolean; jobs?: number; progress?: string; srcAuthfile?: string; destAuthfile?: string };
   return {
     ...(o.allPlatforms ? { allPlatforms: true } : {}),
+    ...(o.referrers ? { referrers: true } : {}),
     ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
     ...(o.progress !== undefined ? { progress: o.progress } : {}),
     ...(o.srcAuthfile !== undefined ? { srcAuthFile: o.srcAuthfile } : {}),

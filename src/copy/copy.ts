@@ -5,6 +5,7 @@
  * and only then names the root: nothing is tagged before everything it references is there.
  */
 import { setMaxListeners } from "node:events";
+import { QuaysideError } from "../errors.js";
 import type { Descriptor, Platform } from "../media/types.js";
 import { discardContent, type Store, type StoreOptions } from "../store/store.js";
 import { forEachLimit } from "../util/limit.js";
@@ -27,6 +28,11 @@ export interface CopyOptions extends StoreOptions {
    * from the source's). Default: the whole graph, every digest unchanged.
    */
   platforms?: readonly Platform[] | undefined;
+  /**
+   * Also copy the referrers (signatures, SBOMs, attestations: manifests whose `subject` is one of
+   * the graph's) and their referrers, each with its blobs, untagged. Registry to registry only.
+   */
+  referrers?: boolean | undefined;
   /** Blobs copied at once. Default 4. */
   jobs?: number | undefined;
   onEvent?: ((event: CopyEvent) => void) | undefined;
@@ -44,6 +50,8 @@ export interface CopyResult {
   indexRewritten: boolean;
   blobs: Record<BlobOutcome, number>;
   manifests: { copied: number; skipped: number };
+  /** Referrers found at the source and written (or found) at the destination: counted in manifests too. */
+  referrers: number;
   /** Bytes streamed from source to destination (mounted and skipped blobs move none). */
   bytes: number;
   durationMs: number;
@@ -54,6 +62,9 @@ const DEFAULT_JOBS = 4;
 export async function copyImage(source: Store, sourceReference: string, destination: Store, tag: string | undefined, given: CopyOptions = {}): Promise<CopyResult> {
   const started = Date.now();
   const options = { ...given, signal: sharedSignal(given.signal) };
+  if (options.referrers && destination.referrers === undefined) {
+    throw new QuaysideError("UNSUPPORTED", `${destination.location}: referrers can only be kept in a registry`, { category: "invalid-input" });
+  }
   const sourceRoot = await source.resolve(sourceReference, options);
   const plan = await planGraph(source, sourceRoot, options);
   const result: CopyResult = {
@@ -64,6 +75,7 @@ export async function copyImage(source: Store, sourceReference: string, destinat
     indexRewritten: plan.indexRewritten,
     blobs: { copied: 0, skipped: 0, mounted: 0 },
     manifests: { copied: 0, skipped: 0 },
+    referrers: plan.referrers.length,
     bytes: 0,
     durationMs: 0,
   };

@@ -15,8 +15,10 @@ export interface ManifestNode {
 }
 
 export interface Plan {
-  /** Children first, root last. */
+  /** Children first (an image before its index, a subject before its referrers). */
   manifests: ManifestNode[];
+  /** The referrers among them (with GraphOptions.referrers). */
+  referrers: Descriptor[];
   blobs: Descriptor[];
   root: Descriptor;
   indexRewritten: boolean;
@@ -28,6 +30,8 @@ const NON_DISTRIBUTABLE = /(\.foreign\.|\.nondistributable\.)/;
 export interface GraphOptions extends StoreOptions {
   /** Narrow an index to these platforms (see CopyOptions.platforms). */
   platforms?: readonly Platform[] | undefined;
+  /** Also the referrers of every manifest of the graph, and theirs, with their own graphs. The source must list referrers. */
+  referrers?: boolean | undefined;
 }
 
 /** Read every manifest of the graph (they are small) and list the blobs, before any byte moves. */
@@ -35,6 +39,11 @@ export async function planGraph(source: Store, root: Descriptor, options: GraphO
   const manifests: ManifestNode[] = [];
   const blobs = new Map<string, Descriptor>();
   const seen = new Set<string>();
+  const referrers: Descriptor[] = [];
+  const listReferrers = options.referrers ? source.referrers?.bind(source) : undefined;
+  if (options.referrers && listReferrers === undefined) {
+    throw new QuaysideError("UNSUPPORTED", `${source.location}: referrers can only be listed in a registry`, { category: "invalid-input" });
+  }
 
   const visit = async (descriptor: Descriptor, bytes: Uint8Array, platform?: string): Promise<void> => {
     if (seen.has(descriptor.digest)) return;
@@ -52,6 +61,11 @@ export async function planGraph(source: Store, root: Descriptor, options: GraphO
       });
     }
     manifests.push({ descriptor, bytes, ...(platform ? { platform } : {}) });
+    for (const referrer of listReferrers ? await listReferrers(descriptor, options) : []) {
+      if (seen.has(referrer.digest) || !isManifestMediaType(referrer.mediaType)) continue;
+      referrers.push(referrer);
+      await visitChild(referrer);
+    }
   };
   const visitChild = async (child: Descriptor): Promise<void> => {
     if (!isManifestMediaType(child.mediaType)) {
@@ -67,19 +81,19 @@ export async function planGraph(source: Store, root: Descriptor, options: GraphO
   const wanted = options.platforms;
   if (!isIndex(rootManifest) || wanted === undefined || wanted.length === 0) {
     await visit(root, rootBytes, root.platform ? formatPlatform(root.platform) : undefined);
-    return { manifests, blobs: [...blobs.values()], root, indexRewritten: false };
+    return { manifests, referrers, blobs: [...blobs.values()], root, indexRewritten: false };
   }
 
   const selected = dedupe(wanted.map((platform) => selectPlatform(rootManifest.manifests, platform)));
   if (selected.length === 1) {
     const only = selected[0] as Descriptor;
     await visitChild(only);
-    return { manifests, blobs: [...blobs.values()], root: stripToDescriptor(only), indexRewritten: false };
+    return { manifests, referrers, blobs: [...blobs.values()], root: stripToDescriptor(only), indexRewritten: false };
   }
   for (const child of selected) await visitChild(child);
   const subset = subsetIndex(rootBytes, selected);
   manifests.push({ descriptor: subset.descriptor, bytes: subset.bytes });
-  return { manifests, blobs: [...blobs.values()], root: subset.descriptor, indexRewritten: true };
+  return { manifests, referrers, blobs: [...blobs.values()], root: subset.descriptor, indexRewritten: true };
 }
 
 /** The source index with only the chosen entries (in their original order); every other field kept. */

@@ -20,6 +20,7 @@ import { registryError } from "./errors.js";
 import { untagPlaceholder } from "./placeholder.js";
 import { uploadBlob, type BlobSource, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
 import { nextLink } from "./link.js";
+import { referrerDescriptor, referrersTag, subjectOf, withReferrer } from "./referrers.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
   /** Talk plain HTTP. Also allows credentials over it: the user asked. */
@@ -376,7 +377,7 @@ export class RegistryClient {
    * API, or, where it has none, the fallback index tagged `<alg>-<hex>`. Filtered by artifactType.
    */
   async referrers(repository: string, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
-    const { algorithm, hex } = parseDigest(digest);
+    parseDigest(digest);
     const query = options.artifactType !== undefined ? `?${new URLSearchParams({ artifactType: options.artifactType })}` : "";
     const response = await this.send({
       method: "GET",
@@ -392,7 +393,7 @@ export class RegistryClient {
       entries = isIndex(index) ? index.manifests : [];
     } else {
       await response.dump();
-      entries = await this.fallbackReferrers(repository, `${algorithm}-${hex}`, options);
+      entries = await this.fallbackReferrers(repository, referrersTag(digest), options);
     }
     return options.artifactType === undefined ? entries : entries.filter((d) => d.artifactType === options.artifactType);
   }
@@ -446,7 +447,23 @@ export class RegistryClient {
     await response.dump();
     const served = response.header("docker-content-digest");
     if (served !== undefined && served !== manifest.digest) throw new DigestMismatchError(manifest.digest, served, `manifest ${repository}:${reference}`);
+    // A registry with the referrers API says so with OCI-Subject; without it, OCI 1.1 asks the client to list the referrer itself.
+    const subject = subjectOf(manifest);
+    if (subject !== undefined && response.header("oci-subject") === undefined) await this.addToReferrersTag(repository, subject.digest, referrerDescriptor(manifest, bytes.length), options);
     return { mediaType: manifest.mediaType, digest: manifest.digest, size: bytes.length };
+  }
+
+  /** Add a referrer to the `<alg>-<hex>` index of its subject (made if missing). Not safe against a concurrent update of the same index. */
+  private async addToReferrersTag(repository: string, subjectDigest: string, referrer: Descriptor, options: RequestOptions): Promise<void> {
+    const tag = referrersTag(subjectDigest);
+    let existing: Uint8Array | undefined;
+    try {
+      existing = (await this.getManifest(repository, tag, { ...options, accept: [MediaType.OciIndex] })).bytes;
+    } catch (err) {
+      if (!(err instanceof RegistryError && err.category === "not-found")) throw err;
+    }
+    const updated = withReferrer(existing, referrer);
+    if (updated !== undefined) await this.putManifest(repository, tag, updated, { ...options, mediaType: MediaType.OciIndex });
   }
 
   /** DELETE a manifest by digest: every tag pointing at it goes with it. */

@@ -79,6 +79,10 @@ export class RegistryStore implements Store {
     return this.client.mountBlob(this.repository, source.repository, descriptor.digest, options);
   }
 
+  referrers(descriptor: Descriptor, options: StoreOptions = {}): Promise<Descriptor[]> {
+    return this.client.referrers(this.repository, descriptor.digest, options);
+  }
+
   async close(): Promise<void> {}
 
   async abort(): Promise<void> {}

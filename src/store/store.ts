@@ -61,6 +61,13 @@ export interface Store {
    */
   mount?(descriptor: Descriptor, source: Store, options?: StoreOptions): Promise<boolean>;
 
+  /**
+   * The manifests whose `subject` is `descriptor` (OCI 1.1 referrers: signatures, SBOMs...).
+   * A store that has this also keeps what it is pushed listable here (a registry without the
+   * referrers API through the fallback tag). Stores without it can neither list nor keep referrers.
+   */
+  referrers?(descriptor: Descriptor, options?: StoreOptions): Promise<Descriptor[]>;
+
   /** Finish writing (an archive writes its index and moves into place) and release resources. */
   close(): Promise<void>;
 

@@ -1,9 +1,15 @@
 /** The copy engine between registries: whole graphs, platform subsets, skips, mounts, check. */
 import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { checkImage } from "../../src/copy/check.js";
 import { copyImage, type CopyEvent } from "../../src/copy/copy.js";
+import { digestOf } from "../../src/digest/digest.js";
 import { isIndex } from "../../src/media/manifest.js";
+import { MediaType } from "../../src/media/types.js";
 import { parsePlatform } from "../../src/ref/platform.js";
 import { RegistryClient } from "../../src/registry/client.js";
 import { RegistryStore } from "../../src/store/registry-store.js";
@@ -11,6 +17,7 @@ import { getTestEnvironment, type TestEnvironment } from "../harness/environment
 import { startPagingProxy } from "../harness/pager.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 import { skopeoDigest } from "../harness/skopeo.js";
+import { runCli } from "./helpers.js";
 
 let env: TestEnvironment;
 let target: RunningRegistry;
@@ -105,6 +112,54 @@ describe("registry to registry", () => {
       assert.equal(seen.length, 1 + blobCount, seen.join(", "));
     } finally {
       await front.close();
+    }
+  });
+
+  test("referrers: followed on request (and theirs), with their blobs, listed again at the destination; refused where they cannot be kept", async () => {
+    const srcClient = clientOf(target.host);
+    const repo = `refcopy/app-${process.pid}`;
+    const single = env.anonymous.seeded.single;
+    await copyImage(new RegistryStore(clientOf(env.anonymous.host), "test/single"), "v1", new RegistryStore(srcClient, repo), "v1");
+    const empty = Buffer.from("{}");
+    const sbomLayer = randomBytes(4096);
+    await srcClient.pushBlob(repo, empty);
+    await srcClient.pushBlob(repo, sbomLayer);
+    const emptyDescriptor = { mediaType: MediaType.OciEmpty, digest: digestOf(empty), size: empty.length };
+    const artifact = (artifactType: string, layer: { mediaType: string; digest: string; size: number }, subject: { mediaType: string; digest: string; size: number }): Buffer =>
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType, config: emptyDescriptor, layers: [layer], subject }));
+    const sbom = artifact("application/vnd.example.sbom", { mediaType: "application/spdx+json", digest: digestOf(sbomLayer), size: sbomLayer.length }, { mediaType: single.mediaType, digest: single.digest, size: single.size });
+    const sbomDescriptor = await srcClient.putManifest(repo, digestOf(sbom), sbom);
+    const signature = artifact("application/vnd.example.signature", emptyDescriptor, sbomDescriptor);
+    await srcClient.putManifest(repo, digestOf(signature), signature);
+
+    const destination = await startRegistry({ mode: "anonymous" });
+    try {
+      const dstClient = clientOf(destination.host);
+      const result = await copyImage(new RegistryStore(srcClient, repo), "v1", new RegistryStore(dstClient, "mirror/app"), "v1", { referrers: true });
+      assert.equal(result.referrers, 2);
+      assert.equal(result.destination.digest, single.digest);
+      assert.deepEqual((await dstClient.referrers("mirror/app", single.digest)).map((d) => [d.digest, d.artifactType]), [[digestOf(sbom), "application/vnd.example.sbom"]]);
+      assert.deepEqual((await dstClient.referrers("mirror/app", digestOf(sbom))).map((d) => d.digest), [digestOf(signature)]);
+      assert.ok(Buffer.from(await dstClient.getBlobBytes("mirror/app", digestOf(sbomLayer))).equals(sbomLayer));
+      assert.deepEqual((await checkImage(new RegistryStore(dstClient, "mirror/app"), digestOf(sbom))).missing, []);
+
+      const plain = await copyImage(new RegistryStore(srcClient, repo), "v1", new RegistryStore(dstClient, "mirror/plain"), "v1");
+      assert.equal(plain.referrers, 0);
+      assert.deepEqual(await dstClient.referrers("mirror/plain", single.digest), []);
+
+      const cli = await runCli(["--json", "copy", "--referrers", "--progress", "none", `${target.host}/${repo}:v1`, `${destination.host}/mirror/cli:v1`]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal((JSON.parse(cli.out) as { referrers: number }).referrers, 2);
+      const layout = await mkdtemp(join(tmpdir(), "quayside-referrers-"));
+      try {
+        const toLayout = await runCli(["copy", "--referrers", `${target.host}/${repo}:v1`, `oci:${layout}:v1`]);
+        assert.equal(toLayout.code, 2, toLayout.stderr);
+        assert.match(toLayout.stderr, /referrers can only be kept in a registry/);
+      } finally {
+        await rm(layout, { recursive: true, force: true });
+      }
+    } finally {
+      await destination.stop();
     }
   });
 

@@ -191,7 +191,7 @@ describe("manifests", () => {
 });
 
 describe("referrers", () => {
-  test("without a referrers API (distribution 2.8) the fallback tag index is read and filtered", async () => {
+  test("without a referrers API (distribution 2.8) pushing a manifest with a subject lists it in the fallback tag index, which referrers() reads and filters", async () => {
     const c = client(registry);
     const { digest, bytes } = await pushImage(c, "ref/app", "v1");
     assert.deepEqual(await c.referrers("ref/app", digest), []);
@@ -199,22 +199,22 @@ describe("referrers", () => {
     await c.pushBlob("ref/app", empty);
     const emptyDescriptor = { mediaType: MediaType.OciEmpty, digest: digestOf(empty), size: empty.length };
     const subject = { mediaType: MediaType.OciManifest, digest, size: bytes.length };
-    const artifacts = ["application/vnd.example.sbom", "application/vnd.example.signature"].map((artifactType) =>
-      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType, config: emptyDescriptor, layers: [emptyDescriptor], subject })),
+    const artifactTypes = ["application/vnd.example.sbom", "application/vnd.example.signature"];
+    const artifacts = artifactTypes.map((artifactType) =>
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType, config: emptyDescriptor, layers: [emptyDescriptor], subject, annotations: { "org.example.kind": artifactType } })),
     );
     const pushed = [];
     for (const artifact of artifacts) pushed.push(await c.putManifest("ref/app", digestOf(artifact), artifact));
-    // What a client without the API writes: an index tagged <alg>-<hex> listing the referrers.
-    const fallback = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaType.OciIndex,
-        manifests: pushed.map((d, i) => ({ ...d, artifactType: i === 0 ? "application/vnd.example.sbom" : "application/vnd.example.signature" })),
-      }),
-    );
-    await c.putManifest("ref/app", digest.replace(":", "-"), fallback);
+    // Pushed twice: listed once.
+    await c.putManifest("ref/app", digestOf(artifacts[0] as Buffer), artifacts[0] as Buffer);
+    // The index a client without the API keeps, tagged <alg>-<hex>, as OCI 1.1 describes it.
+    const fallback = await c.getManifest("ref/app", digest.replace(":", "-"), { accept: [MediaType.OciIndex] });
+    assert.equal(fallback.kind, "oci-index");
     const all = await c.referrers("ref/app", digest);
     assert.deepEqual(all.map((d) => d.digest), pushed.map((d) => d.digest));
+    assert.deepEqual(all.map((d) => d.artifactType), artifactTypes);
+    assert.deepEqual(all.map((d) => d.annotations?.["org.example.kind"]), artifactTypes);
+    assert.deepEqual(all.map((d) => d.size), artifacts.map((a) => a.length));
     const sboms = await c.referrers("ref/app", digest, { artifactType: "application/vnd.example.sbom" });
     assert.deepEqual(sboms.map((d) => d.digest), [pushed[0]?.digest]);
   });

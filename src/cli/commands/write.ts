@@ -18,6 +18,7 @@ import { chooseProgressMode, createProgress, type ProgressReporter } from "../pr
 
 export interface CopyCommandOptions {
   allPlatforms?: boolean;
+  referrers?: boolean;
   /** Docker config files with the credentials for the source / destination registry (instead of -u or the usual config). */
   srcAuthFile?: string;
   destAuthFile?: string;
@@ -37,6 +38,11 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
   }
   const source = await openLocation(sourceText, "source", { registryClient: registryClient(options.srcAuthFile) });
   const destination = await openLocation(destinationText, "destination", { registryClient: registryClient(options.destAuthFile) });
+  if (options.referrers) {
+    for (const [text, location] of [[sourceText, source], [destinationText, destination]] as const) {
+      if (location.store.referrers === undefined) throw new UsageError(`--referrers: ${text}: referrers can only be kept in a registry`);
+    }
+  }
   // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
   const chosen = platforms ?? (destination.store instanceof DockerArchiveStore && !options.allPlatforms ? [hostPlatform()] : undefined);
   if (chosen !== platforms) ctx.output.info(`note: ${destinationText} holds one platform per image; copying ${formatPlatform(hostPlatform())} (pick another with --platform)`);
@@ -46,6 +52,7 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
   try {
     result = await copyImage(source.store, requireName(source, sourceText), destination.store, destination.tag, {
       platforms: chosen,
+      ...(options.referrers ? { referrers: true } : {}),
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
       // No listener, no per-chunk counting on the hot path.
       ...(mode !== "none" ? { onEvent: progressHandler(progress) } : {}),
@@ -67,7 +74,7 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
   const summary = { from: sourceText, to: destinationText, ...result };
   ctx.output.result(summary, (r) => [
     `${r.from} -> ${r.to} (${r.destination.digest})`,
-    `  blobs: ${r.blobs.copied} copied, ${r.blobs.skipped} already there, ${r.blobs.mounted} mounted; manifests: ${r.manifests.copied} written, ${r.manifests.skipped} already there`,
+    `  blobs: ${r.blobs.copied} copied, ${r.blobs.skipped} already there, ${r.blobs.mounted} mounted; manifests: ${r.manifests.copied} written, ${r.manifests.skipped} already there${r.referrers > 0 ? ` (${r.referrers} of them referrers)` : ""}`,
     `  ${formatBytes(r.bytes)} in ${(r.durationMs / 1000).toFixed(2)} s${r.platforms.length > 0 ? `; platforms: ${r.platforms.join(", ")}` : ""}`,
     ...(r.indexRewritten ? [`  note: a new index of the chosen platforms was written; its digest differs from the source's ${r.source.digest}`] : []),
   ]);
