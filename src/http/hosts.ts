@@ -10,6 +10,12 @@ export function hostnameOf(host: string): string {
   return colon >= 0 && host.indexOf(":") === colon ? host.slice(0, colon) : host;
 }
 
+/** The port of "host:port" or "[v6]:port", else `fallback`. */
+export function portOf(host: string, fallback: number): number {
+  const match = /:(\d+)$/.exec(host.startsWith("[") ? host.slice(host.indexOf("]") + 1) : host.indexOf(":") === host.lastIndexOf(":") ? host : "");
+  return match ? Number(match[1]) : fallback;
+}
+
 /** True for localhost, 127.0.0.0/8 and ::1, with or without a port. Loopback traffic never leaves the machine. */
 export function isLoopbackHost(host: string): boolean {
   const name = hostnameOf(host).toLowerCase();

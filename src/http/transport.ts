@@ -11,6 +11,7 @@ import { Agent } from "undici";
 import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
 import { readAll } from "../util/read-all.js";
 import { redactHeaders, redactUrl } from "./redact.js";
+import { TLS_NOT_SPOKEN_CODES } from "./tls-probe.js";
 import { DEFAULT_RETRY_POLICY, errorCode, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.js";
 
 export interface TlsOptions {
@@ -89,7 +90,6 @@ const TLS_CERT_CODES = new Set([
   "CERT_UNTRUSTED",
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
-const TLS_NOT_SPOKEN_CODES = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG", "EPROTO"]);
 
 export class HttpClient {
   private readonly agent: Agent;

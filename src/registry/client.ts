@@ -9,7 +9,8 @@ import { DockerConfigCredentials, staticCredentials, type Credential, type Crede
 import { repositoryScope, type Scope } from "../auth/scope.js";
 import { createVerifyingStream, digestOf, parseDigest, isDigest } from "../digest/digest.js";
 import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, RegistryError, UnexpectedMediaTypeError } from "../errors.js";
-import { isLoopbackHost } from "../http/hosts.js";
+import { hostnameOf, isLoopbackHost, portOf } from "../http/hosts.js";
+import { probeTls } from "../http/tls-probe.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
 import { isIndex, parseManifest, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
@@ -92,6 +93,8 @@ export class RegistryClient {
   private readonly ownsHttp: boolean;
   private readonly auth: Authenticator;
   private scheme: "https" | "http" | undefined;
+  /** A loopback registry's scheme, learned once by a TLS probe before its first request. */
+  private schemeProbe: Promise<void> | undefined;
   /** What this registry turned out to support, learned as we go. */
   readonly capabilities: { monolithicPost?: boolean; tagDelete?: boolean } = {};
 
@@ -122,6 +125,7 @@ export class RegistryClient {
   // ---- the one request path: scheme, auth, errors ------------------------------------------
 
   async send(req: RegistryRequest): Promise<HttpResponse> {
+    if (this.scheme === undefined && isLoopbackHost(this.apiHost)) await this.probeScheme();
     for (;;) {
       const url = this.resolve(req.path);
       try {
@@ -139,6 +143,17 @@ export class RegistryClient {
         throw err;
       }
     }
+  }
+
+  /**
+   * Docker's rule for loopback registries (TLS if spoken, else plain HTTP), decided by one probe
+   * shared by concurrent first requests. An inconclusive probe leaves it to the first request.
+   */
+  private probeScheme(): Promise<void> {
+    this.schemeProbe ??= probeTls(hostnameOf(this.apiHost), portOf(this.apiHost, 443)).then((result) => {
+      if (this.scheme === undefined && result !== "unknown") this.scheme = result === "tls" ? "https" : "http";
+    });
+    return this.schemeProbe;
   }
 
   private async sendAuthorized(url: URL, req: RegistryRequest): Promise<HttpResponse> {

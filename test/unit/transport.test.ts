@@ -11,7 +11,9 @@ import { Readable } from "node:stream";
 import { NetworkError, ProtocolError } from "../../src/errors.js";
 import { isLoopbackHost } from "../../src/http/hosts.js";
 import { parseRetryAfter } from "../../src/http/retry.js";
+import { probeTls } from "../../src/http/tls-probe.js";
 import { DEFAULT_USER_AGENT, HttpClient, type HttpClientOptions } from "../../src/http/transport.js";
+import { RegistryClient } from "../../src/registry/client.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -560,6 +562,33 @@ describe("HttpClient TLS", () => {
       assert.equal(await res.text(), "secure");
     } finally {
       await http.close();
+    }
+  });
+
+  it("probeTls tells a TLS server from a plain one, and says unknown where nothing answers", async () => {
+    assert.equal(await probeTls("127.0.0.1", secure.port), "tls");
+    assert.equal(await probeTls("127.0.0.1", plain.port), "plain");
+    const closed = await startServer((_req, res) => res.end());
+    await closed.close();
+    assert.equal(await probeTls("127.0.0.1", closed.port), "unknown");
+  });
+
+  it("a loopback registry client probes once, then speaks its scheme directly: no failed https request, no second probe", async () => {
+    for (const [server, scheme, tls] of [
+      [plain, "http", {}],
+      [secure, "https", { caFile: certFile }],
+    ] as const) {
+      const lines: string[] = [];
+      const registry = new RegistryClient(`127.0.0.1:${server.port}`, { dockerConfig: false, tls, logger: (line) => lines.push(line) });
+      try {
+        const first = await Promise.all([1, 2, 3].map(() => registry.send({ method: "GET", path: "/v2/", scopes: [], expect: [200], anonymous: true })));
+        await Promise.all(first.map((r) => r.dump()));
+        assert.equal(registry.baseUrl, `${scheme}://127.0.0.1:${server.port}`);
+        assert.deepEqual(lines.filter((l) => l.startsWith("> ")).map((l) => l.split(" ").slice(0, 3).join(" ")), Array.from({ length: 3 }, () => `> GET ${scheme}://127.0.0.1:${server.port}/v2/`));
+        assert.ok(!lines.some((l) => l.includes("failed")), lines.join(" | "));
+      } finally {
+        await registry.close();
+      }
     }
   });
 });
