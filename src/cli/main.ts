@@ -116,7 +116,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .argument("<destination>")
     .option("--all-platforms", "copy every platform of an index (the default; digests stay the same)")
     .option("-j, --jobs <n>", "blobs copied at once", positiveInt, 4)
-    .option("--referrers", "also copy the referrers (signatures, SBOMs, attestations) of every manifest copied; registry to registry")
+    .option("--referrers", "also copy the referrers (signatures, SBOMs, attestations) of every manifest copied (registries, OCI layouts)")
     .option("--src-authfile <path>", "credentials for the source registry from this Docker config.json (e.g. another account on the same registry)")
     .option("--dest-authfile <path>", "credentials for the destination registry from this Docker config.json")
     .addOption(progressOption())

@@ -30,7 +30,8 @@ export interface CopyOptions extends StoreOptions {
   platforms?: readonly Platform[] | undefined;
   /**
    * Also copy the referrers (signatures, SBOMs, attestations: manifests whose `subject` is one of
-   * the graph's) and their referrers, each with its blobs, untagged. Registry to registry only.
+   * the graph's) and their referrers, each with its blobs, untagged. Between registries and OCI
+   * layouts (stores with referrers()).
    */
   referrers?: boolean | undefined;
   /** Blobs copied at once. Default 4. */
@@ -63,7 +64,7 @@ export async function copyImage(source: Store, sourceReference: string, destinat
   const started = Date.now();
   const options = { ...given, signal: sharedSignal(given.signal) };
   if (options.referrers && destination.referrers === undefined) {
-    throw new QuaysideError("UNSUPPORTED", `${destination.location}: referrers can only be kept in a registry`, { category: "invalid-input" });
+    throw new QuaysideError("UNSUPPORTED", `${destination.location} cannot hold referrers (registries and OCI layouts can)`, { category: "invalid-input" });
   }
   const sourceRoot = await source.resolve(sourceReference, options);
   const plan = await planGraph(source, sourceRoot, options);

@@ -42,7 +42,7 @@ export async function planGraph(source: Store, root: Descriptor, options: GraphO
   const referrers: Descriptor[] = [];
   const listReferrers = options.referrers ? source.referrers?.bind(source) : undefined;
   if (options.referrers && listReferrers === undefined) {
-    throw new QuaysideError("UNSUPPORTED", `${source.location}: referrers can only be listed in a registry`, { category: "invalid-input" });
+    throw new QuaysideError("UNSUPPORTED", `${source.location} cannot list referrers (registries and OCI layouts can)`, { category: "invalid-input" });
   }
 
   const visit = async (descriptor: Descriptor, bytes: Uint8Array, platform?: string): Promise<void> => {

@@ -493,3 +493,18 @@ export function parseImageConfig(bytes: Uint8Array): ImageConfig {
     },
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Referrers (OCI 1.1): a manifest with a `subject` refers to that manifest.
+
+/** The subject a manifest refers to, if any. */
+export function subjectOf(manifest: Manifest): Descriptor | undefined {
+  return manifest.kind === "oci-manifest" || manifest.kind === "oci-index" ? manifest.subject : undefined;
+}
+
+/** How a referrer is listed: its descriptor with artifactType (else an image's config type) and annotations. */
+export function referrerDescriptor(manifest: Manifest, size: number): Descriptor {
+  const artifactType = manifest.kind === "oci-manifest" ? (manifest.artifactType ?? manifest.config.mediaType) : manifest.kind === "oci-index" ? manifest.artifactType : undefined;
+  const annotations = manifest.kind === "oci-manifest" || manifest.kind === "oci-index" ? manifest.annotations : undefined;
+  return { mediaType: manifest.mediaType, digest: manifest.digest, size, ...(artifactType !== undefined ? { artifactType } : {}), ...(annotations !== undefined ? { annotations } : {}) };
+}

@@ -12,7 +12,7 @@ import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError,
 import { hostnameOf, isLoopbackHost, portOf } from "../http/hosts.js";
 import { probeTls } from "../http/tls-probe.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
-import { isIndex, parseManifest, type Manifest } from "../media/manifest.js";
+import { isIndex, parseManifest, referrerDescriptor, subjectOf, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
 import { readAll } from "../util/read-all.js";
@@ -21,7 +21,7 @@ import { registryError } from "./errors.js";
 import { untagPlaceholder } from "./placeholder.js";
 import { uploadBlob, type BlobSource, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
 import { nextLink } from "./link.js";
-import { referrerDescriptor, referrersTag, subjectOf, withReferrer } from "./referrers.js";
+import { referrersTag, withReferrer } from "./referrers.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
   /** Talk plain HTTP. Also allows credentials over it: the user asked. */

@@ -15,8 +15,8 @@ import { dirname, join, resolve as resolvePath } from "node:path";
 import { Readable, Transform, addAbortSignal, pipeline, type TransformCallback } from "node:stream";
 import { createVerifyingStream, explainInvalidDigest, isDigest, parseDigest } from "../digest/digest.js";
 import { InvalidReferenceError, ManifestError, QuaysideError, SizeMismatchError } from "../errors.js";
-import { parseManifest, type OciIndex } from "../media/manifest.js";
-import { MediaType, type Descriptor } from "../media/types.js";
+import { parseManifest, referrerDescriptor, subjectOf, type Manifest, type OciIndex } from "../media/manifest.js";
+import { isManifestMediaType, MediaType, type Descriptor } from "../media/types.js";
 import { isValidTag } from "../ref/reference.js";
 import { temporaryPathFor } from "../util/atomic-file.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
@@ -321,10 +321,55 @@ export class OciLayoutStore implements Store {
    * Streams content into blobs/<alg>/<hex> through a verifying stream: written to a temporary
    * dot-file and renamed into place only when digest and size match; on any failure nothing is
    * left. Content already present (right size) is not read again: a stream is destroyed unread.
-   * Manifests are blobs too; index.json is tag()'s business.
+   * Manifests are blobs too; naming them in index.json is tag()'s business, except for a
+   * referrer (a manifest with a `subject`), which push() lists there untagged.
    */
   async push(descriptor: Descriptor, given: PushContent, options: PushOptions = {}): Promise<void> {
-    const content = await given;
+    await this.#pushBlob(descriptor, await given, options);
+    // A referrer is listed in index.json (untagged), or nothing would ever find it again.
+    if (isManifestMediaType(descriptor.mediaType)) await this.#listIfReferrer(descriptor);
+  }
+
+  /**
+   * The manifests whose `subject` is `descriptor`, among those index.json lists (where push()
+   * puts every referrer it stores, as oras and regclient do).
+   */
+  async referrers(descriptor: Descriptor, options: StoreOptions = {}): Promise<Descriptor[]> {
+    const found: Descriptor[] = [];
+    for (const entry of (await this.#readIndex()).parsed.manifests) {
+      options.signal?.throwIfAborted();
+      if (!isManifestMediaType(entry.mediaType) || entry.size > MANIFEST_LIMIT) continue;
+      const manifest = await this.#readManifest(entry);
+      if (manifest && subjectOf(manifest)?.digest === descriptor.digest) found.push(referrerDescriptor(manifest, entry.size));
+    }
+    return found;
+  }
+
+  async #listIfReferrer(descriptor: Descriptor): Promise<void> {
+    const manifest = await this.#readManifest(descriptor);
+    if (manifest === undefined || subjectOf(manifest) === undefined) return;
+    const entry = referrerDescriptor(manifest, descriptor.size);
+    await this.#track(() =>
+      withIndexLock(this.#lockKey, async () => {
+        const index = await this.#readIndex();
+        if (index.parsed.manifests.some((m) => m.digest === entry.digest)) return;
+        const bytes = Buffer.from(JSON.stringify({ ...index.raw, manifests: [...index.rawEntries, entry] }));
+        await writeStreamAtomic(join(this.#root, "index.json"), Readable.from([bytes]));
+      }),
+    );
+  }
+
+  /** A manifest blob of this layout, parsed; undefined if it is not a manifest we can read. */
+  async #readManifest(descriptor: Descriptor): Promise<Manifest | undefined> {
+    try {
+      return parseManifest(await readFile(this.blobPath(descriptor.digest)), descriptor.mediaType);
+    } catch (err) {
+      if (err instanceof ManifestError || errnoCode(err) === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async #pushBlob(descriptor: Descriptor, content: Readable | Uint8Array, options: PushOptions): Promise<void> {
     const target = this.blobPath(descriptor.digest);
     const signal = options.signal ? AbortSignal.any([this.#controller.signal, options.signal]) : this.#controller.signal;
     await this.#track(async () => {

@@ -1,7 +1,7 @@
 /** The copy engine between registries: whole graphs, platform subsets, skips, mounts, check. */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -12,11 +12,12 @@ import { isIndex } from "../../src/media/manifest.js";
 import { MediaType } from "../../src/media/types.js";
 import { parsePlatform } from "../../src/ref/platform.js";
 import { RegistryClient } from "../../src/registry/client.js";
+import { OciLayoutStore } from "../../src/store/oci-layout.js";
 import { RegistryStore } from "../../src/store/registry-store.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { startPagingProxy } from "../harness/pager.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
-import { skopeoDigest } from "../harness/skopeo.js";
+import { skopeo, skopeoDigest } from "../harness/skopeo.js";
 import { runCli } from "./helpers.js";
 
 let env: TestEnvironment;
@@ -115,7 +116,7 @@ describe("registry to registry", () => {
     }
   });
 
-  test("referrers: followed on request (and theirs), with their blobs, listed again at the destination; refused where they cannot be kept", async () => {
+  test("referrers: followed on request (and theirs), with their blobs, listed again at the destination, through an OCI layout too; refused where they cannot be kept", async () => {
     const srcClient = clientOf(target.host);
     const repo = `refcopy/app-${process.pid}`;
     const single = env.anonymous.seeded.single;
@@ -150,13 +151,30 @@ describe("registry to registry", () => {
       const cli = await runCli(["--json", "copy", "--referrers", "--progress", "none", `${target.host}/${repo}:v1`, `${destination.host}/mirror/cli:v1`]);
       assert.equal(cli.code, 0, cli.stderr);
       assert.equal((JSON.parse(cli.out) as { referrers: number }).referrers, 2);
-      const layout = await mkdtemp(join(tmpdir(), "quayside-referrers-"));
+      // Through an OCI layout and back: the layout lists the referrers in index.json, untagged.
+      const dir = await mkdtemp(join(tmpdir(), "quayside-referrers-"));
       try {
-        const toLayout = await runCli(["copy", "--referrers", `${target.host}/${repo}:v1`, `oci:${layout}:v1`]);
-        assert.equal(toLayout.code, 2, toLayout.stderr);
-        assert.match(toLayout.stderr, /referrers are copied between registries only/);
+        const toLayout = await runCli(["--json", "copy", "--referrers", "--progress", "none", `${target.host}/${repo}:v1`, `oci:${dir}/layout:v1`]);
+        assert.equal(toLayout.code, 0, toLayout.stderr);
+        assert.equal((JSON.parse(toLayout.out) as { referrers: number }).referrers, 2);
+        const layout = await OciLayoutStore.open(join(dir, "layout"));
+        const root = await layout.resolve("v1");
+        assert.deepEqual((await layout.referrers(root)).map((d) => [d.digest, d.artifactType]), [[digestOf(sbom), "application/vnd.example.sbom"]]);
+        assert.deepEqual((await layout.referrers({ mediaType: MediaType.OciManifest, digest: digestOf(sbom), size: sbom.length })).map((d) => d.digest), [digestOf(signature)]);
+        const index = JSON.parse(await readFile(join(dir, "layout", "index.json"), "utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+        assert.deepEqual(index.manifests.filter((m) => m.annotations?.["org.opencontainers.image.ref.name"] === undefined).map((m) => m.digest).sort(), [digestOf(sbom), digestOf(signature)].sort());
+        // skopeo still finds the image by its tag among the untagged entries.
+        assert.equal((await skopeo(["inspect", "--format", "{{.Digest}}", `oci:${join(dir, "layout")}:v1`])).trim(), single.digest);
+        const back = await runCli(["--json", "copy", "--referrers", "--progress", "none", `oci:${dir}/layout:v1`, `${destination.host}/mirror/back:v1`]);
+        assert.equal(back.code, 0, back.stderr);
+        assert.deepEqual((await dstClient.referrers("mirror/back", single.digest)).map((d) => d.digest), [digestOf(sbom)]);
+        assert.deepEqual((await dstClient.referrers("mirror/back", digestOf(sbom))).map((d) => d.digest), [digestOf(signature)]);
+        // A docker archive cannot hold them: a usage error before anything is written.
+        const toArchive = await runCli(["copy", "--referrers", `${target.host}/${repo}:v1`, `docker-archive:${dir}/a.tar:app:v1`]);
+        assert.equal(toArchive.code, 2, toArchive.stderr);
+        assert.match(toArchive.stderr, /cannot hold referrers/);
       } finally {
-        await rm(layout, { recursive: true, force: true });
+        await rm(dir, { recursive: true, force: true });
       }
     } finally {
       await destination.stop();

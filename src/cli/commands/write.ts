@@ -40,7 +40,7 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
   const destination = await openLocation(destinationText, "destination", { registryClient: registryClient(options.destAuthFile) });
   if (options.referrers) {
     for (const [text, location] of [[sourceText, source], [destinationText, destination]] as const) {
-      if (location.store.referrers === undefined) throw new UsageError(`--referrers: ${text}: referrers are copied between registries only`);
+      if (location.store.referrers === undefined) throw new UsageError(`--referrers: ${text} cannot hold referrers (registries and OCI layouts can)`);
     }
   }
   // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
