@@ -1,7 +1,7 @@
 /** The copy engine between registries: whole graphs, platform subsets, skips, mounts, check. */
 import * as assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -173,6 +173,7 @@ describe("registry to registry", () => {
         const toArchive = await runCli(["copy", "--referrers", `${target.host}/${repo}:v1`, `docker-archive:${dir}/a.tar:app:v1`]);
         assert.equal(toArchive.code, 2, toArchive.stderr);
         assert.match(toArchive.stderr, /cannot hold referrers/);
+        assert.deepEqual((await readdir(dir)).filter((name) => name.includes("a.tar")), [], "the refused archive left a file");
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

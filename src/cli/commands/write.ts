@@ -37,19 +37,23 @@ export async function copy(ctx: CliContext, sourceText: string, destinationText:
     if (file !== undefined) await stat(file).catch((err: NodeJS.ErrnoException) => Promise.reject(new UsageError(`cannot read ${file}: ${err.code ?? err.message}`)));
   }
   const source = await openLocation(sourceText, "source", { registryClient: registryClient(options.srcAuthFile) });
-  const destination = await openLocation(destinationText, "destination", { registryClient: registryClient(options.destAuthFile) });
-  if (options.referrers) {
-    for (const [text, location] of [[sourceText, source], [destinationText, destination]] as const) {
-      if (location.store.referrers === undefined) throw new UsageError(`--referrers: ${text} cannot hold referrers (registries and OCI layouts can)`);
-    }
-  }
-  // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
-  const chosen = platforms ?? (destination.store instanceof DockerArchiveStore && !options.allPlatforms ? [hostPlatform()] : undefined);
-  if (chosen !== platforms) ctx.output.info(`note: ${destinationText} holds one platform per image; copying ${formatPlatform(hostPlatform())} (pick another with --platform)`);
+  const destination = await openLocation(destinationText, "destination", { registryClient: registryClient(options.destAuthFile) }).catch(async (err: unknown) => {
+    await source.store.abort();
+    throw err;
+  });
   const mode = chooseProgressMode(options.progress, ctx.io.stderr, ctx.output.quiet);
   const progress = createProgress(mode, ctx.io.stderr);
   let result: CopyResult;
+  // From here on a failure, a usage error included, leaves nothing half-written (an archive's temp file).
   try {
+    if (options.referrers) {
+      for (const [text, location] of [[sourceText, source], [destinationText, destination]] as const) {
+        if (location.store.referrers === undefined) throw new UsageError(`--referrers: ${text} cannot hold referrers (registries and OCI layouts can)`);
+      }
+    }
+    // A docker archive holds single-platform images: without --platform, take this host's (as skopeo does).
+    const chosen = platforms ?? (destination.store instanceof DockerArchiveStore && !options.allPlatforms ? [hostPlatform()] : undefined);
+    if (chosen !== platforms) ctx.output.info(`note: ${destinationText} holds one platform per image; copying ${formatPlatform(hostPlatform())} (pick another with --platform)`);
     result = await copyImage(source.store, requireName(source, sourceText), destination.store, destination.tag, {
       platforms: chosen,
       ...(options.referrers ? { referrers: true } : {}),
