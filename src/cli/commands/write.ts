@@ -163,9 +163,9 @@ export async function untag(ctx: CliContext, refText: string): Promise<void> {
 }
 
 export async function check(ctx: CliContext, refText: string): Promise<void> {
+  const platforms = ctx.options.platform?.split(",").map((p) => parsePlatform(p.trim()));
   const registryClient = async (host: string) => (await ctx.registry(host)).client;
   const location = await openLocation(refText, "source", { registryClient });
-  const platforms = ctx.options.platform?.split(",").map((p) => parsePlatform(p.trim()));
   try {
     const result = await checkImage(location.store, requireName(location, refText), { platforms });
     ctx.output.result({ reference: refText, complete: result.missing.length === 0, ...result }, (r) =>
