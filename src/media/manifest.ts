@@ -508,3 +508,14 @@ export function referrerDescriptor(manifest: Manifest, size: number): Descriptor
   const annotations = manifest.kind === "oci-manifest" || manifest.kind === "oci-index" ? manifest.annotations : undefined;
   return { mediaType: manifest.mediaType, digest: manifest.digest, size, ...(artifactType !== undefined ? { artifactType } : {}), ...(annotations !== undefined ? { annotations } : {}) };
 }
+
+/**
+ * An image index (as parsed JSON) with `referrer` appended, every other entry and field kept; or
+ * undefined when it lists that digest already. Both a registry's fallback tag index and an OCI
+ * layout's index.json list referrers this way.
+ */
+export function withReferrer<T extends { manifests?: unknown[] }>(index: T, referrer: Descriptor): T | undefined {
+  const manifests = index.manifests ?? [];
+  if (manifests.some((m) => isJsonObject(m) && m["digest"] === referrer.digest)) return undefined;
+  return { ...index, manifests: [...manifests, referrer] };
+}

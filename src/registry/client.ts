@@ -12,7 +12,7 @@ import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError,
 import { hostnameOf, isLoopbackHost, portOf } from "../http/hosts.js";
 import { probeTls } from "../http/tls-probe.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
-import { isIndex, parseManifest, referrerDescriptor, subjectOf, type Manifest } from "../media/manifest.js";
+import { isIndex, parseManifest, referrerDescriptor, subjectOf, withReferrer, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
 import { readAll } from "../util/read-all.js";
@@ -21,7 +21,7 @@ import { registryError } from "./errors.js";
 import { untagPlaceholder } from "./placeholder.js";
 import { uploadBlob, type BlobSource, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
 import { nextLink } from "./link.js";
-import { referrersTag, withReferrer } from "./referrers.js";
+import { referrersTag } from "./referrers.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
   /** Talk plain HTTP. Also allows credentials over it: the user asked. */
@@ -471,14 +471,15 @@ export class RegistryClient {
   /** Add a referrer to the `<alg>-<hex>` index of its subject (made if missing). Not safe against a concurrent update of the same index. */
   private async addToReferrersTag(repository: string, subjectDigest: string, referrer: Descriptor, options: RequestOptions): Promise<void> {
     const tag = referrersTag(subjectDigest);
-    let existing: Uint8Array | undefined;
+    let index: { manifests?: unknown[] } & Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
     try {
-      existing = (await this.getManifest(repository, tag, { ...options, accept: [MediaType.OciIndex] })).bytes;
+      const existing = await this.getManifest(repository, tag, { ...options, accept: [MediaType.OciIndex] });
+      index = JSON.parse(Buffer.from(existing.bytes).toString("utf8")) as { manifests?: unknown[] } & Record<string, unknown>;
     } catch (err) {
       if (!(err instanceof RegistryError && err.category === "not-found")) throw err;
     }
-    const updated = withReferrer(existing, referrer);
-    if (updated !== undefined) await this.putManifest(repository, tag, updated, { ...options, mediaType: MediaType.OciIndex });
+    const updated = withReferrer(index, referrer);
+    if (updated !== undefined) await this.putManifest(repository, tag, Buffer.from(JSON.stringify(updated)), { ...options, mediaType: MediaType.OciIndex });
   }
 
   /** DELETE a manifest by digest: every tag pointing at it goes with it. */

@@ -15,7 +15,7 @@ import { dirname, join, resolve as resolvePath } from "node:path";
 import { Readable, Transform, addAbortSignal, pipeline, type TransformCallback } from "node:stream";
 import { createVerifyingStream, explainInvalidDigest, isDigest, parseDigest } from "../digest/digest.js";
 import { InvalidReferenceError, ManifestError, QuaysideError, SizeMismatchError } from "../errors.js";
-import { parseManifest, referrerDescriptor, subjectOf, type Manifest, type OciIndex } from "../media/manifest.js";
+import { parseManifest, referrerDescriptor, subjectOf, withReferrer, type Manifest, type OciIndex } from "../media/manifest.js";
 import { isManifestMediaType, MediaType, type Descriptor } from "../media/types.js";
 import { isValidTag } from "../ref/reference.js";
 import { temporaryPathFor } from "../util/atomic-file.js";
@@ -197,6 +197,16 @@ export interface OpenLayoutOptions {
   create?: boolean | undefined;
 }
 
+/** Parsed, or undefined for bytes that are no manifest we can read. */
+function parseQuietly(bytes: Uint8Array, mediaType: string): Manifest | undefined {
+  try {
+    return parseManifest(bytes, mediaType);
+  } catch (err) {
+    if (err instanceof ManifestError) return undefined;
+    throw err;
+  }
+}
+
 /**
  * An OCI image layout directory. Tags are index.json entries with an org.opencontainers.image.ref.name
  * annotation; when several entries carry the same name the FIRST wins, as skopeo reads it (tag()
@@ -325,9 +335,13 @@ export class OciLayoutStore implements Store {
    * referrer (a manifest with a `subject`), which push() lists there untagged.
    */
   async push(descriptor: Descriptor, given: PushContent, options: PushOptions = {}): Promise<void> {
-    await this.#pushBlob(descriptor, await given, options);
+    const content = await given;
+    await this.#pushBlob(descriptor, content, options);
+    if (!isManifestMediaType(descriptor.mediaType)) return;
     // A referrer is listed in index.json (untagged), or nothing would ever find it again.
-    if (isManifestMediaType(descriptor.mediaType)) await this.#listIfReferrer(descriptor);
+    // Bytes given are the stored bytes (verified on the way): parsed as they are, not read back.
+    const manifest = content instanceof Uint8Array ? parseQuietly(content, descriptor.mediaType) : await this.#readManifest(descriptor);
+    if (manifest !== undefined && subjectOf(manifest) !== undefined) await this.#listReferrer(referrerDescriptor(manifest, descriptor.size));
   }
 
   /**
@@ -345,16 +359,11 @@ export class OciLayoutStore implements Store {
     return found;
   }
 
-  async #listIfReferrer(descriptor: Descriptor): Promise<void> {
-    const manifest = await this.#readManifest(descriptor);
-    if (manifest === undefined || subjectOf(manifest) === undefined) return;
-    const entry = referrerDescriptor(manifest, descriptor.size);
+  async #listReferrer(entry: Descriptor): Promise<void> {
     await this.#track(() =>
       withIndexLock(this.#lockKey, async () => {
-        const index = await this.#readIndex();
-        if (index.parsed.manifests.some((m) => m.digest === entry.digest)) return;
-        const bytes = Buffer.from(JSON.stringify({ ...index.raw, manifests: [...index.rawEntries, entry] }));
-        await writeStreamAtomic(join(this.#root, "index.json"), Readable.from([bytes]));
+        const updated = withReferrer((await this.#readIndex()).raw, entry);
+        if (updated !== undefined) await writeStreamAtomic(join(this.#root, "index.json"), Readable.from([Buffer.from(JSON.stringify(updated))]));
       }),
     );
   }
@@ -362,9 +371,9 @@ export class OciLayoutStore implements Store {
   /** A manifest blob of this layout, parsed; undefined if it is not a manifest we can read. */
   async #readManifest(descriptor: Descriptor): Promise<Manifest | undefined> {
     try {
-      return parseManifest(await readFile(this.blobPath(descriptor.digest)), descriptor.mediaType);
+      return parseQuietly(await readFile(this.blobPath(descriptor.digest)), descriptor.mediaType);
     } catch (err) {
-      if (err instanceof ManifestError || errnoCode(err) === "ENOENT") return undefined;
+      if (errnoCode(err) === "ENOENT") return undefined;
       throw err;
     }
   }
