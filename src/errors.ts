@@ -3,7 +3,7 @@
  * so callers (and the CLI's exit codes) can branch on `err.code` instead of messages.
  */
 
-export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "network" | "protocol" | "other";
+export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 
 export class QuaysideError extends Error {
   /** Stable machine-readable code, e.g. "INVALID_REFERENCE" or a distribution code like "MANIFEST_UNKNOWN". */
@@ -15,6 +15,32 @@ export class QuaysideError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.category = options?.category ?? "other";
+  }
+}
+
+/** Is this "it is not there" (manifest, blob, tag, repository, platform, file), whichever layer said so? */
+export function isNotFound(err: unknown): err is QuaysideError {
+  return err instanceof QuaysideError && err.category === "not-found";
+}
+
+/** Something asked for is not there: a tag in a layout, an image in an archive, a file. */
+export class NotFoundError extends QuaysideError {
+  constructor(message: string, options?: { cause?: unknown; code?: "NOT_FOUND" | "MANIFEST_UNKNOWN" | "BLOB_UNKNOWN" }) {
+    super(options?.code ?? "NOT_FOUND", message, { cause: options?.cause, category: "not-found" });
+  }
+}
+
+/** Asked of a store or a registry that cannot do it: referrers into a docker archive, an index where only images fit. */
+export class UnsupportedError extends QuaysideError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("UNSUPPORTED", message, { cause: options?.cause, category: "unsupported" });
+  }
+}
+
+/** Options or arguments that do not go together, or lack what they need (the CLI's exit 2). */
+export class UsageError extends QuaysideError {
+  constructor(message: string) {
+    super("USAGE", message, { category: "invalid-input" });
   }
 }
 

@@ -1,6 +1,8 @@
 /** Exit codes a script can trust. */
 import { QuaysideError } from "../errors.js";
 
+export { UsageError } from "../errors.js";
+
 export const ExitCode = {
   Ok: 0,
   Error: 1,
@@ -13,15 +15,8 @@ const USAGE_CODES = new Set(["USAGE", "INVALID_REFERENCE", "INVALID_DIGEST", "IN
 
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof QuaysideError)) return ExitCode.Error;
-  if (USAGE_CODES.has(err.code)) return ExitCode.Usage;
+  if (USAGE_CODES.has(err.code) || err.category === "unsupported") return ExitCode.Usage;
   if (err.category === "not-found") return ExitCode.NotFound;
   if (err.category === "unauthorized" || err.category === "denied") return ExitCode.Unauthorized;
   return ExitCode.Error;
-}
-
-/** Bad command-line use that commander itself cannot see (conflicting flags, say). */
-export class UsageError extends QuaysideError {
-  constructor(message: string) {
-    super("USAGE", message, { category: "invalid-input" });
-  }
 }

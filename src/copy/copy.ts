@@ -5,9 +5,8 @@
  * and only then names the root: nothing is tagged before everything it references is there.
  */
 import { setMaxListeners } from "node:events";
-import { QuaysideError } from "../errors.js";
-import type { Descriptor, Platform } from "../media/types.js";
-import { discardContent, type Store, type StoreOptions } from "../store/store.js";
+import { isIndexMediaType, type Descriptor, type Platform } from "../media/types.js";
+import { canMount, discardContent, requireCapability, type Store, type StoreOptions } from "../store/store.js";
 import { forEachLimit } from "../util/limit.js";
 import { planGraph } from "./graph.js";
 
@@ -63,11 +62,10 @@ const DEFAULT_JOBS = 4;
 export async function copyImage(source: Store, sourceReference: string, destination: Store, tag: string | undefined, given: CopyOptions = {}): Promise<CopyResult> {
   const started = Date.now();
   const options = { ...given, signal: sharedSignal(given.signal) };
-  if (options.referrers && destination.referrers === undefined) {
-    throw new QuaysideError("UNSUPPORTED", `${destination.location} cannot hold referrers (registries and OCI layouts can)`, { category: "invalid-input" });
-  }
+  if (options.referrers) for (const store of [source, destination]) requireCapability(store, "referrers", "--referrers");
   const sourceRoot = await source.resolve(sourceReference, options);
   const plan = await planGraph(source, sourceRoot, options);
+  if (isIndexMediaType(plan.root.mediaType)) requireCapability(destination, "indexes");
   const result: CopyResult = {
     source: sourceRoot,
     destination: plan.root,
@@ -118,7 +116,7 @@ function sharedSignal(signal: AbortSignal | undefined): AbortSignal | undefined 
 
 async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: ((bytes: number) => void) | undefined): Promise<BlobOutcome> {
   if (await destination.exists(blob, options)) return "skipped";
-  if (destination.mount && (await destination.mount(blob, source, options))) return "mounted";
+  if (canMount(destination, source) && (await destination.mount?.(blob, source, options))) return "mounted";
   // Not awaited: the source opens its stream while the destination opens its upload.
   const content = source.fetch(blob, options);
   content.catch(() => undefined); // push() settles it; a rejection meanwhile is not an unhandled one

@@ -6,7 +6,7 @@ import { QuaysideError } from "../errors.js";
 import { isImage, isIndex, parseManifest } from "../media/manifest.js";
 import { isManifestMediaType, MediaType, type Descriptor, type Platform } from "../media/types.js";
 import { formatPlatform, selectPlatform } from "../ref/platform.js";
-import { fetchBytes, type Store, type StoreOptions } from "../store/store.js";
+import { fetchBytes, requireCapability, type Store, type StoreOptions } from "../store/store.js";
 
 export interface ManifestNode {
   descriptor: Descriptor;
@@ -40,10 +40,8 @@ export async function planGraph(source: Store, root: Descriptor, options: GraphO
   const blobs = new Map<string, Descriptor>();
   const seen = new Set<string>();
   const referrers: Descriptor[] = [];
+  if (options.referrers) requireCapability(source, "referrers", "--referrers");
   const listReferrers = options.referrers ? source.referrers?.bind(source) : undefined;
-  if (options.referrers && listReferrers === undefined) {
-    throw new QuaysideError("UNSUPPORTED", `${source.location} cannot list referrers (registries and OCI layouts can)`, { category: "invalid-input" });
-  }
 
   const visit = async (descriptor: Descriptor, bytes: Uint8Array, platform?: string): Promise<void> => {
     if (seen.has(descriptor.digest)) return;

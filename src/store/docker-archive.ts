@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { QuaysideError } from "../errors.js";
 import type { ImageManifest } from "../media/manifest.js";
 import type { Descriptor } from "../media/types.js";
-import { discardContent, type PushContent, type PushOptions, type Store, type StoreOptions } from "./store.js";
+import { discardContent, type PushContent, type PushOptions, type Store, type StoreCapabilities, type StoreOptions } from "./store.js";
 import { ArchiveReader, type ArchiveImageInfo } from "./docker-archive/reader.js";
 import { ArchiveWriter } from "./docker-archive/writer.js";
 
@@ -46,6 +46,7 @@ export interface CreateArchiveOptions {
  */
 export class DockerArchiveStore implements Store {
   readonly location: string;
+  readonly capabilities: StoreCapabilities;
 
   private constructor(
     readonly path: string,
@@ -54,6 +55,8 @@ export class DockerArchiveStore implements Store {
     private readonly writer: ArchiveWriter | undefined,
   ) {
     this.location = `docker-archive:${path}`;
+    // One platform per image, no referrers; names are listed once the archive is read.
+    this.capabilities = { indexes: false, referrers: false, tags: mode === "read" };
   }
 
   /** Open an existing archive for reading: indexes the tar (headers only) and reads manifest.json. */
@@ -78,6 +81,11 @@ export class DockerArchiveStore implements Store {
   async resolve(reference: string, options: StoreOptions = {}): Promise<Descriptor> {
     if (this.reader) return this.reader.resolve(reference, options);
     return this.requireWriter().resolve(reference);
+  }
+
+  /** Read mode: the RepoTags of every image, in manifest.json order, each once. */
+  async *tags(_options: StoreOptions = {}): AsyncIterable<string> {
+    yield* new Set(this.images().flatMap((image) => image.repoTags));
   }
 
   /** Read mode: the synthesized Docker schema 2 manifest of an image, parsed. */

@@ -21,7 +21,7 @@ import { isValidTag } from "../ref/reference.js";
 import { temporaryPathFor } from "../util/atomic-file.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
 import { readAll } from "../util/read-all.js";
-import type { PushContent, PushOptions, Store, StoreOptions } from "./store.js";
+import type { PushContent, PushOptions, Store, StoreCapabilities, StoreOptions } from "./store.js";
 
 /** The annotation that names an index.json entry (a "tag" of the layout). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
@@ -214,6 +214,7 @@ function parseQuietly(bytes: Uint8Array, mediaType: string): Manifest | undefine
  */
 export class OciLayoutStore implements Store {
   readonly location: string;
+  readonly capabilities: StoreCapabilities = { indexes: true, referrers: true, tags: true };
   /** The directory as given to open(). */
   readonly dir: string;
   readonly #root: string;
@@ -279,6 +280,10 @@ export class OciLayoutStore implements Store {
   async list(options: StoreOptions = {}): Promise<string[]> {
     options.signal?.throwIfAborted();
     return namesOf((await this.#readIndex()).parsed).sort();
+  }
+
+  async *tags(options: StoreOptions = {}): AsyncIterable<string> {
+    yield* await this.list(options);
   }
 
   /** Every index.json entry in order, named or not. */

@@ -4,7 +4,7 @@ import { QuaysideError } from "../errors.js";
 import { isManifestMediaType, type Descriptor } from "../media/types.js";
 import type { RegistryClient } from "../registry/client.js";
 import { readAll } from "../util/read-all.js";
-import type { PushContent, PushOptions, Store, StoreOptions } from "./store.js";
+import { canMount, type PushContent, type PushOptions, type Store, type StoreCapabilities, type StoreOptions } from "./store.js";
 
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** Manifests seen recently, so tag() need not fetch back what push() just sent. */
@@ -12,6 +12,7 @@ const REMEMBERED_MANIFESTS = 64;
 
 export class RegistryStore implements Store {
   readonly location: string;
+  readonly capabilities: StoreCapabilities;
   private readonly manifests = new Map<string, { bytes: Uint8Array; mediaType: string }>();
 
   constructor(
@@ -19,6 +20,8 @@ export class RegistryStore implements Store {
     readonly repository: string,
   ) {
     this.location = `docker://${client.registry}/${repository}`;
+    // Mounts work between repositories of one registry.
+    this.capabilities = { indexes: true, referrers: true, tags: true, mount: { domain: client.registry, name: repository } };
   }
 
   /** A GET, not a HEAD: whoever resolves reads the manifest next, and this one request serves both. */
@@ -75,12 +78,17 @@ export class RegistryStore implements Store {
   }
 
   async mount(descriptor: Descriptor, source: Store, options: StoreOptions = {}): Promise<boolean> {
-    if (!(source instanceof RegistryStore) || source.client.registry !== this.client.registry || source.repository === this.repository) return false;
-    return this.client.mountBlob(this.repository, source.repository, descriptor.digest, options);
+    const from = source.capabilities.mount;
+    if (!canMount(this, source) || from === undefined) return false;
+    return this.client.mountBlob(this.repository, from.name, descriptor.digest, options);
   }
 
   referrers(descriptor: Descriptor, options: StoreOptions = {}): Promise<Descriptor[]> {
     return this.client.referrers(this.repository, descriptor.digest, options);
+  }
+
+  tags(options: StoreOptions = {}): AsyncIterable<string> {
+    return this.client.tags(this.repository, options);
   }
 
   async close(): Promise<void> {}

@@ -6,6 +6,7 @@
 import { Readable } from "node:stream";
 import type { Descriptor } from "../media/types.js";
 import type { BlobSource } from "../registry/upload.js";
+import { UnsupportedError } from "../errors.js";
 import { readAll } from "../util/read-all.js";
 
 /**
@@ -30,9 +31,31 @@ export interface PushOptions extends StoreOptions {
   onProgress?: ((bytes: number) => void) | undefined;
 }
 
+/**
+ * What a store can do, declared as data: callers check it (requireCapability) instead of testing
+ * the store's class, once and up front, before any byte moves.
+ */
+export interface StoreCapabilities {
+  /** Holds image indexes (multi-platform images). A docker archive holds single images only. */
+  readonly indexes: boolean;
+  /** Lists the OCI 1.1 referrers of a manifest (referrers()) and keeps those pushed to it listable. */
+  readonly referrers: boolean;
+  /** Lists the tags it holds (tags()). */
+  readonly tags: boolean;
+  /**
+   * Blobs can be mounted into this store, without moving bytes, from another store of the same
+   * domain (one registry); `name` is what this store is called there (its repository).
+   */
+  readonly mount?: { readonly domain: string; readonly name: string } | undefined;
+}
+
+export type StoreCapability = "indexes" | "referrers" | "tags";
+
 export interface Store {
   /** Where this is, for messages: "docker://host/repo", "oci:/dir", "docker-archive:/file.tar". */
   readonly location: string;
+
+  readonly capabilities: StoreCapabilities;
 
   /** The descriptor a tag or digest names here (a root manifest or index). Throws a not-found QuaysideError if unknown. */
   resolve(reference: string, options?: StoreOptions): Promise<Descriptor>;
@@ -57,22 +80,44 @@ export interface Store {
 
   /**
    * Make a blob of `source` appear here without moving its bytes (cross-repository mount).
-   * Resolves false when this store cannot (another registry, or the server declined).
+   * Resolves false when this store cannot (another domain, or the server declined).
    */
   mount?(descriptor: Descriptor, source: Store, options?: StoreOptions): Promise<boolean>;
 
   /**
-   * The manifests whose `subject` is `descriptor` (OCI 1.1 referrers: signatures, SBOMs...).
-   * A store that has this also keeps what it is pushed listable here (a registry without the
-   * referrers API through the fallback tag). Stores without it can neither list nor keep referrers.
+   * With capabilities.referrers: the manifests whose `subject` is `descriptor` (OCI 1.1
+   * referrers: signatures, SBOMs...). Such a store also keeps what it is pushed listable here (a
+   * registry without the referrers API through the fallback tag).
    */
   referrers?(descriptor: Descriptor, options?: StoreOptions): Promise<Descriptor[]>;
+
+  /** With capabilities.tags: every tag the store holds (a registry follows pagination). */
+  tags?(options?: StoreOptions): AsyncIterable<string>;
 
   /** Finish writing (an archive writes its index and moves into place) and release resources. */
   close(): Promise<void>;
 
   /** After a failure: discard whatever is half-written (temp files, an unfinished archive) and release resources. */
   abort(): Promise<void>;
+}
+
+const CAPABILITY_WORDS: Record<StoreCapability, string> = {
+  indexes: "hold an index (a multi-platform image); pick one platform",
+  referrers: "hold referrers (registries and OCI layouts can)",
+  tags: "list tags",
+};
+
+/** The one check of what a store can do: an UnsupportedError naming the store and what it cannot. */
+export function requireCapability(store: Store, capability: StoreCapability, purpose?: string): void {
+  if (store.capabilities[capability]) return;
+  throw new UnsupportedError(`${purpose ? `${purpose}: ` : ""}${store.location} cannot ${CAPABILITY_WORDS[capability]}`);
+}
+
+/** Can `destination` mount blobs from `source` (one registry, another repository)? */
+export function canMount(destination: Store, source: Store): boolean {
+  const to = destination.capabilities.mount;
+  const from = source.capabilities.mount;
+  return destination.mount !== undefined && to !== undefined && from !== undefined && to.domain === from.domain && to.name !== from.name;
 }
 
 /** Read a whole small item (manifest, config) from a store, verified. */
