@@ -87,10 +87,15 @@ export class InvalidPlatformError extends QuaysideError {
 }
 
 export class PlatformNotFoundError extends QuaysideError {
-  constructor(readonly wanted: string, readonly available: readonly string[]) {
+  constructor(
+    readonly wanted: string,
+    readonly available: readonly string[],
+    /** What holds the platforms listed: an index, or a single-platform image. */
+    holder: "the index has" | "the image is" = "the index has",
+  ) {
     super(
       "PLATFORM_NOT_FOUND",
-      `no manifest for platform ${wanted}; the index has: ${available.length > 0 ? available.join(", ") : "(no platforms)"}`,
+      `no manifest for platform ${wanted}; ${holder}: ${available.length > 0 ? available.join(", ") : "(no platforms)"}`,
       { category: "not-found" },
     );
   }

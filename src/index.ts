@@ -1,7 +1,7 @@
 /** quayside's public API. */
 export * from "./errors.js";
-export { Reference, parseReference, parseRepository, registryApiHost, isValidTag, DOCKER_HUB } from "./ref/reference.js";
-export { parsePlatform, formatPlatform, normalizePlatform, hostPlatform, platformMatches, selectPlatform } from "./ref/platform.js";
+export { Reference, parseReference, parseExplicitReference, parseRepository, registryApiHost, isValidTag, DOCKER_HUB } from "./ref/reference.js";
+export { parsePlatform, parsePlatformList, formatPlatform, normalizePlatform, hostPlatform, platformMatches, selectPlatform } from "./ref/platform.js";
 export { parseDigest, isDigest, digestOf, DigestHasher, verifyDigest, createVerifyingStream, type DigestAlgorithm, type ParsedDigest } from "./digest/digest.js";
 export {
   MediaType,
@@ -44,15 +44,64 @@ export {
   type PingResult,
 } from "./registry/client.js";
 export { Registry, Repository, Image, openReference, type ResolveOptions, type LayerInfo } from "./image/image.js";
-export { inspect, type InspectSummary, type ImageSummary, type IndexSummary, type Schema1Summary } from "./image/inspect.js";
+export { summarize, type InspectSummary, type ImageSummary, type IndexSummary, type Schema1Summary } from "./image/inspect.js";
 export { writeStreamAtomic } from "./util/atomic-file.js";
 export { RegistryStore } from "./store/registry-store.js";
 export { OciLayoutStore, parseOciLocation, InvalidLayoutError, REF_NAME_ANNOTATION, isValidLayoutTag, type OciLocation, type LayoutEntry, type OpenLayoutOptions } from "./store/oci-layout.js";
-export { fetchBytes, type Store, type StoreOptions, type PushOptions } from "./store/store.js";
-export { openLocation, type OpenedLocation } from "./store/open.js";
+export {
+  fetchBytes,
+  requireCapability,
+  canMount,
+  type Store,
+  type StoreCapabilities,
+  type StoreCapability,
+  type StoreOptions,
+  type ResolveOptions as StoreResolveOptions,
+  type TagListOptions,
+  type PushOptions,
+  type PushContent,
+} from "./store/store.js";
+export { openLocation, parseLocation, type Location, type OpenedLocation, type OpenLocationOptions, type Role } from "./store/locations.js";
 export { copyImage, type CopyOptions, type CopyResult, type CopyEvent, type BlobOutcome } from "./copy/copy.js";
 export { checkImage, type CheckResult } from "./copy/check.js";
 export { planGraph, type Plan, type ManifestNode, type GraphOptions } from "./copy/graph.js";
 export { type BlobSource, type BlobUploadOptions, type BlobUploadResult, type UploadOutcome } from "./registry/upload.js";
 export { saveDockerCredential, removeDockerCredential, configKeyFor } from "./auth/credentials.js";
+export { resolveCredentials, containersAuthPaths, defaultAuthFiles, type CredentialOptions } from "./auth/sources.js";
 export { DockerArchiveStore, parseArchiveLocation, type ArchiveLocation, type ArchiveImageInfo, type CreateArchiveOptions } from "./store/docker-archive.js";
+
+// The operations layer: one call per user-facing operation (what the CLI does, a library user can do).
+export { ClientPool, type ClientPoolOptions, type OperationOptions } from "./ops/pool.js";
+export {
+  ping,
+  listCatalog,
+  listTags,
+  getManifest,
+  getDigest,
+  getConfig,
+  inspect,
+  type PlatformOption,
+  type PingReport,
+  type ListingOptions,
+  type TagListing,
+  type ManifestResult,
+  type DigestResult,
+  type ConfigResult,
+} from "./ops/read.js";
+export { copy, tag, check, type CopyOperationOptions, type CopyReport, type TagResult, type CheckReport } from "./ops/copy.js";
+export { deleteImage, untag, type DeleteResult, type UntagResult } from "./ops/delete.js";
+export {
+  blobSize,
+  pullBlob,
+  pushBlob,
+  mountBlob,
+  deleteBlob,
+  sha256File,
+  type BlobInfo,
+  type BlobTransferOptions,
+  type PullBlobResult,
+  type PushBlobOptions,
+  type PushBlobResult,
+  type MountBlobResult,
+} from "./ops/blob.js";
+export { login, logout, type LoginOptions, type LoginResult, type LogoutResult } from "./ops/login.js";

@@ -1,11 +1,6 @@
-/** What every command needs: parsed global flags, one RegistryClient per registry, the output formatter. */
+/** What every command needs: parsed global flags, the client pool they imply, the output formatter. */
 import type { Readable } from "node:stream";
-import { DockerConfigCredentials, dockerConfigPath, type Credential, type CredentialSource } from "../auth/credentials.js";
-import { Registry } from "../image/image.js";
-import type { Platform } from "../media/types.js";
-import { parsePlatform } from "../ref/platform.js";
-import type { RegistryClientOptions } from "../registry/client.js";
-import { UsageError } from "./exit-codes.js";
+import { ClientPool, UsageError, type ClientPoolOptions, type Credential } from "../index.js";
 import { Output, type OutputStreams } from "./output.js";
 
 export interface GlobalOptions {
@@ -20,6 +15,7 @@ export interface GlobalOptions {
   certFile?: string;
   keyFile?: string;
   platform?: string;
+  authfile?: string;
 }
 
 export interface CliIo extends OutputStreams {
@@ -29,7 +25,7 @@ export interface CliIo extends OutputStreams {
 
 export class CliContext {
   readonly output: Output;
-  private readonly registries = new Map<string, Registry>();
+  private poolPromise: Promise<ClientPool> | undefined;
   private givenCredential: Promise<Credential | undefined> | undefined;
 
   constructor(
@@ -39,36 +35,23 @@ export class CliContext {
     this.output = new Output(options.json === true, io, options.quiet === true);
   }
 
-  /**
-   * One client (and connection pool, and token cache) per registry for the whole command; with
-   * `authFile`, one per registry and file, whose credentials come from that Docker config file.
-   */
-  async registry(host: string, authFile?: string): Promise<Registry> {
-    const key = authFile === undefined ? host : `${host}\0${authFile}`;
-    let registry = this.registries.get(key);
-    if (!registry) {
-      registry = new Registry(host, await this.clientOptions(authFile));
-      this.registries.set(key, registry);
-    }
-    return registry;
-  }
-
-  platform(): Platform | undefined {
-    return this.options.platform === undefined ? undefined : parsePlatform(this.options.platform);
+  /** One pool for the whole command: a client (connections, tokens) per registry. */
+  pool(): Promise<ClientPool> {
+    this.poolPromise ??= this.credential().then((credentials) => new ClientPool(this.poolOptions(credentials)));
+    return this.poolPromise;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.registries.values()].map((r) => r.close()));
+    if (this.poolPromise) await (await this.poolPromise.catch(() => undefined))?.close();
   }
 
-  private async clientOptions(authFile: string | undefined): Promise<RegistryClientOptions> {
+  private poolOptions(credentials: Credential | undefined): ClientPoolOptions {
     const o = this.options;
-    const given = authFile === undefined ? await this.credential() : undefined;
-    // Without -u, credentials come from Docker's config.json, found through this process's environment.
-    const credentials: Credential | CredentialSource = given ?? new DockerConfigCredentials(authFile ?? dockerConfigPath(this.io.env));
     const stderr = this.io.stderr;
     return {
-      credentials,
+      ...(credentials !== undefined ? { credentials } : {}),
+      ...(o.authfile !== undefined ? { authFile: o.authfile } : {}),
+      env: this.io.env,
       ...(o.plainHttp ? { plainHttp: true } : {}),
       tls: {
         ...(o.skipTlsVerify ? { insecureSkipVerify: true } : {}),
@@ -89,7 +72,7 @@ export class CliContext {
         return undefined;
       }
       if (!passwordStdin) throw new UsageError("--username needs --password-stdin (passwords are never taken as arguments)");
-      const password = (await readAll(this.io.stdin)).replace(/\r?\n$/, "");
+      const password = (await readText(this.io.stdin)).replace(/\r?\n$/, "");
       if (password === "") throw new UsageError("--password-stdin: standard input was empty");
       return { kind: "basic", username, password };
     })();
@@ -97,7 +80,7 @@ export class CliContext {
   }
 }
 
-async function readAll(stream: Readable): Promise<string> {
+async function readText(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString("utf8");

@@ -1,7 +1,5 @@
 /** Exit codes a script can trust. */
-import { QuaysideError } from "../errors.js";
-
-export { UsageError } from "../errors.js";
+import { QuaysideError } from "../index.js";
 
 export const ExitCode = {
   Ok: 0,

@@ -3,7 +3,7 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { QuaysideError } from "../errors.js";
+import { QuaysideError } from "../index.js";
 import * as read from "./commands/read.js";
 import * as write from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
@@ -34,6 +34,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .option("--cert-file <path>", "TLS client certificate (PEM)")
     .option("--key-file <path>", "TLS client key (PEM)")
     .option("--platform <os/arch[/variant]>", "for a reference that is an index: the platform to use")
+    .option("--authfile <path>", "credentials from this Docker / containers config file only (login, logout: the file to write)")
     .showHelpAfterError("(run quayside --help for usage)")
     .exitOverride()
     .configureOutput({
@@ -91,7 +92,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .command("inspect")
     .description("summarize REF: digest, media type, platforms; for an image: config, created, layers, size")
     .argument("<ref>")
-    .action(action((ctx, ref) => read.inspectCommand(ctx, ref as string)));
+    .action(action((ctx, ref) => read.inspect(ctx, ref as string)));
 
   const blob = program.command("blob").description("read, upload, mount and delete blobs");
   blob
@@ -134,7 +135,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .command("delete")
     .description("delete the manifest REF names (by tag: every tag on that manifest goes with it)")
     .argument("<ref>")
-    .action(action((ctx, ref) => write.deleteCommand(ctx, ref as string)));
+    .action(action((ctx, ref) => write.deleteImage(ctx, ref as string)));
 
   program
     .command("untag")
@@ -170,13 +171,13 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
 
   program
     .command("login")
-    .description("check credentials against REGISTRY and save them in Docker's config.json ($DOCKER_CONFIG)")
+    .description("check credentials against REGISTRY and save them in Docker's config.json ($DOCKER_CONFIG), or --authfile")
     .argument("<registry>")
     .action(action((ctx, host) => write.login(ctx, host as string)));
 
   program
     .command("logout")
-    .description("remove REGISTRY's credentials from Docker's config.json")
+    .description("remove REGISTRY's credentials from Docker's config.json, or --authfile")
     .argument("<registry>")
     .action(action((ctx, host) => write.logout(ctx, host as string)));
 

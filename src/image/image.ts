@@ -1,13 +1,16 @@
 /**
- * High-level objects over a RegistryClient: Registry -> Repository -> Image.
- * They hold no protocol logic of their own; each method is one or two client calls.
+ * High-level objects: Registry -> Repository -> Image. A Repository is any Store (a registry
+ * repository, an OCI layout, a docker archive), so every read works wherever images live.
+ * They hold no protocol logic of their own; each method is one or two store calls.
  */
-import { ManifestError } from "../errors.js";
-import { isImage, isIndex, parseImageConfig, type ImageConfig, type ImageManifest, type IndexManifest, type Manifest } from "../media/manifest.js";
+import { ManifestError, PlatformNotFoundError } from "../errors.js";
+import { isImage, isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest, type IndexManifest, type Manifest } from "../media/manifest.js";
 import type { Descriptor, Platform } from "../media/types.js";
-import { formatPlatform, hostPlatform, selectPlatform } from "../ref/platform.js";
+import { formatPlatform, hostPlatform, platformMatches, selectPlatform } from "../ref/platform.js";
 import { parseReference, type Reference } from "../ref/reference.js";
 import { RegistryClient, type ListOptions, type RegistryClientOptions, type RequestOptions } from "../registry/client.js";
+import { RegistryStore } from "../store/registry-store.js";
+import { fetchBytes, requireCapability, type ResolveOptions as StoreResolveOptions, type Store, type TagListOptions } from "../store/store.js";
 
 export class Registry {
   readonly client: RegistryClient;
@@ -21,7 +24,7 @@ export class Registry {
   }
 
   repository(name: string): Repository {
-    return new Repository(this.client, name);
+    return new Repository(new RegistryStore(this.client, name));
   }
 
   catalog(options?: ListOptions): AsyncIterable<string> {
@@ -38,22 +41,37 @@ export class Registry {
 }
 
 export interface ResolveOptions extends RequestOptions {
-  /** For an index: the platform to pick. Default: the index itself is returned. */
+  /** For an index: the platform to pick. Default: this host's. */
   platform?: Platform | undefined;
 }
 
 export class Repository {
-  constructor(
-    readonly client: RegistryClient,
-    readonly name: string,
-  ) {}
+  constructor(readonly store: Store) {}
 
-  tags(options?: ListOptions): AsyncIterable<string> {
-    return this.client.tags(this.name, options);
+  /** Where it is, for messages: "docker://host/repo", "oci:dir", "docker-archive:file". */
+  get location(): string {
+    return this.store.location;
   }
 
-  manifest(reference: string, options?: RequestOptions): Promise<Manifest> {
-    return this.client.getManifest(this.name, reference, options);
+  /** Every tag (a registry follows pagination). */
+  tags(options?: TagListOptions): AsyncIterable<string> {
+    requireCapability(this.store, "tags");
+    return (this.store.tags as NonNullable<Store["tags"]>).call(this.store, options);
+  }
+
+  /** What a tag or digest names, without reading the manifest where the store can tell (a registry's HEAD). */
+  resolve(reference: string, options?: StoreResolveOptions): Promise<Descriptor> {
+    return this.store.resolve(reference, options);
+  }
+
+  /** The manifest a tag or digest names, with its exact bytes (digest-verified). */
+  async manifest(reference: string, options?: RequestOptions): Promise<Manifest> {
+    return this.manifestAt(await this.store.resolve(reference, options), options);
+  }
+
+  /** The manifest a descriptor names (an index entry, say). */
+  async manifestAt(descriptor: Descriptor, options?: RequestOptions): Promise<Manifest> {
+    return parseManifest(await fetchBytes(this.store, descriptor, options), descriptor.mediaType);
   }
 
   /**
@@ -61,15 +79,27 @@ export class Repository {
    * what the index has); without `platform` the host's platform is picked.
    */
   async image(reference: string, options: ResolveOptions = {}): Promise<Image> {
-    const top = await this.manifest(reference, options);
-    if (isImage(top)) return new Image(this, top);
+    return this.imageOf(await this.manifest(reference, options), options);
+  }
+
+  /**
+   * The image a manifest already read stands for: itself, or the child of an index for the
+   * platform. A single image whose platform is not the one asked for is a PlatformNotFoundError.
+   */
+  async imageOf(top: Manifest, options: ResolveOptions & { strictPlatform?: boolean } = {}): Promise<Image> {
     if (isIndex(top)) {
       const chosen = selectPlatform(top.manifests, options.platform ?? hostPlatform());
-      const child = await this.manifest(chosen.digest, options);
-      if (!isImage(child)) throw new ManifestError(`${this.name}@${chosen.digest}: the index entry is not an image manifest (${child.mediaType})`);
+      const child = await this.manifestAt(chosen, options);
+      if (!isImage(child)) throw new ManifestError(`${this.location}@${chosen.digest}: the index entry is not an image manifest (${child.mediaType})`);
       return new Image(this, child, top, chosen);
     }
-    throw new ManifestError(`${this.name}:${reference} is a Docker schema 1 manifest, which has no config blob; read it with manifest()`);
+    if (!isImage(top)) throw new ManifestError(`${this.location}@${top.digest} is a Docker schema 1 manifest, which has no config blob; read it with manifest()`);
+    const image = new Image(this, top);
+    if (options.strictPlatform && options.platform !== undefined) {
+      const actual = await image.platformObject(options);
+      if (actual !== undefined && !platformMatches(options.platform, actual)) throw new PlatformNotFoundError(formatPlatform(options.platform), [formatPlatform(actual)], "the image is");
+    }
+    return image;
   }
 }
 
@@ -113,19 +143,24 @@ export class Image {
     return (await this.loadConfig(options)).config;
   }
 
-  /** os/arch[/variant]: from the config, which is authoritative, else from the index entry. */
+  /** os/arch[/variant]: from the config, which is authoritative, else from the index entry; "unknown" when neither says. */
   async platform(options?: RequestOptions): Promise<string> {
+    const platform = await this.platformObject(options);
+    return platform ? formatPlatform(platform) : "unknown";
+  }
+
+  /** The same as a Platform, or undefined when neither the config nor the index entry says. */
+  async platformObject(options?: RequestOptions): Promise<Platform | undefined> {
     const config = await this.config(options);
-    if (config.os && config.architecture) {
-      return formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
-    }
-    return this.descriptor?.platform ? formatPlatform(this.descriptor.platform) : "unknown";
+    if (config.os && config.architecture) return { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+    return this.descriptor?.platform;
   }
 
   private loadConfig(options?: RequestOptions): Promise<{ bytes: Uint8Array; config: ImageConfig }> {
-    this.configPromise ??= this.repository.client
-      .getBlobBytes(this.repository.name, this.manifest.config.digest, { ...options, expectedSize: this.manifest.config.size })
-      .then((bytes) => ({ bytes, config: parseImageConfig(bytes) }));
+    this.configPromise ??= fetchBytes(this.repository.store, this.manifest.config, options).then((bytes) => ({
+      bytes,
+      config: parseImageConfig(bytes),
+    }));
     return this.configPromise;
   }
 }

@@ -2,9 +2,8 @@
 import { isImage, isIndex, type Manifest } from "../media/manifest.js";
 import type { Platform } from "../media/types.js";
 import { formatPlatform } from "../ref/platform.js";
-import type { Reference } from "../ref/reference.js";
 import type { RequestOptions } from "../registry/client.js";
-import { Image, type LayerInfo, type Repository } from "./image.js";
+import type { Image, LayerInfo, Repository } from "./image.js";
 
 export interface IndexEntrySummary {
   digest: string;
@@ -49,12 +48,14 @@ export interface Schema1Summary {
 
 export type InspectSummary = IndexSummary | ImageSummary | Schema1Summary;
 
-export async function inspect(repository: Repository, ref: Reference, options: RequestOptions & { platform?: Platform | undefined } = {}): Promise<InspectSummary> {
-  const top = await repository.manifest(ref.reference, options);
-  const reference = ref.toString();
+/**
+ * What a manifest already read stands for: an index (unless a platform picks one of its images),
+ * an image, or a Docker schema 1 manifest. A single image of another platform than the one given
+ * is a PlatformNotFoundError naming the image's.
+ */
+export async function summarize(repository: Repository, top: Manifest, reference: string, options: RequestOptions & { platform?: Platform | undefined } = {}): Promise<InspectSummary> {
   if (isIndex(top) && options.platform === undefined) return summarizeIndex(top, reference);
-  if (isIndex(top)) return summarizeImage(await repository.image(top.digest, options), reference);
-  if (isImage(top)) return summarizeImage(new Image(repository, top), reference);
+  if (isIndex(top) || isImage(top)) return summarizeImage(await repository.imageOf(top, { ...options, strictPlatform: true }), reference);
   return summarizeSchema1(top, reference);
 }
 

@@ -168,6 +168,11 @@ function hostArmVariant(): string {
   return typeof version === "string" && /^[5-8]$/.test(version) ? `v${version}` : "v7";
 }
 
+/** "linux/amd64, linux/arm64" -> both: the comma-separated list a --platform flag takes. */
+export function parsePlatformList(spec: string): Platform[] {
+  return spec.split(",").map((p) => parsePlatform(p.trim()));
+}
+
 /** The platform this process runs on, normalized. */
 export function hostPlatform(): Platform {
   const os = process.platform === "win32" ? "windows" : process.platform;

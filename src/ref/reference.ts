@@ -246,6 +246,18 @@ export function parseReference(input: string, options?: { defaultTag?: string })
   return Reference.parse(input, options);
 }
 
+/**
+ * For commands that change or remove what a reference names (delete, untag): the tag or digest
+ * must be written out; "latest" is never assumed.
+ */
+export function parseExplicitReference(input: string): Reference {
+  const parts = parseParts(input);
+  if (parts.tag === undefined && parts.digest === undefined) {
+    throw new InvalidReferenceError(input, "tag", "is missing: name the tag or digest explicitly (nothing is assumed for a command that removes)");
+  }
+  return Reference.parse(input);
+}
+
 /** A repository without tag or digest (for `tags REPO`, `catalog`): throws if a tag or digest is present. */
 export function parseRepository(input: string): { registry: string; repository: string } {
   const parts = parseParts(input);

@@ -5,7 +5,8 @@
  */
 import { Readable, type Transform } from "node:stream";
 import { Authenticator } from "../auth/authenticator.js";
-import { DockerConfigCredentials, staticCredentials, type Credential, type CredentialSource } from "../auth/credentials.js";
+import type { Credential, CredentialSource } from "../auth/credentials.js";
+import { resolveCredentials } from "../auth/sources.js";
 import { repositoryScope, type Scope } from "../auth/scope.js";
 import { createVerifyingStream, digestOf, parseDigest, isDigest } from "../digest/digest.js";
 import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, RegistryError, UnexpectedMediaTypeError } from "../errors.js";
@@ -26,10 +27,14 @@ import { referrersTag } from "./referrers.js";
 export interface RegistryClientOptions extends HttpClientOptions {
   /** Talk plain HTTP. Also allows credentials over it: the user asked. */
   plainHttp?: boolean;
-  /** Credentials to use; by default they come from Docker's config.json. */
-  credentials?: Credential | CredentialSource;
-  /** Read ~/.docker/config.json (or $DOCKER_CONFIG) when no credentials are given. Default true. */
-  dockerConfig?: boolean;
+  /** Credentials to use; by default they come from the config files (see resolveCredentials). */
+  credentials?: Credential | CredentialSource | undefined;
+  /** Read credentials from this Docker / containers config file only. */
+  authFile?: string | undefined;
+  /** Read containers' auth.json and Docker's config.json when no credentials are given. Default true. */
+  dockerConfig?: boolean | undefined;
+  /** Where the config files are looked for ($DOCKER_CONFIG, $REGISTRY_AUTH_FILE, ...). Default: process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
   /** Exchange basic credentials for tokens with the OAuth2 POST flow. */
   oauth2?: boolean;
   /** Share an HTTP stack (and its pools) between clients. */
@@ -549,9 +554,7 @@ export class RegistryClient {
 }
 
 function credentialSource(options: RegistryClientOptions): CredentialSource | undefined {
-  const given = options.credentials;
-  if (given !== undefined) return "get" in given ? given : staticCredentials(given);
-  return options.dockerConfig === false ? undefined : new DockerConfigCredentials();
+  return resolveCredentials({ credentials: options.credentials, authFile: options.authFile, configFiles: options.dockerConfig, env: options.env });
 }
 
 /** "application/json; charset=utf-8" -> "application/json"; undefined when absent or empty. */

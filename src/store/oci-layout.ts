@@ -261,8 +261,14 @@ export class OciLayoutStore implements Store {
    */
   async resolve(reference: string, options: StoreOptions = {}): Promise<Descriptor> {
     options.signal?.throwIfAborted();
-    if (reference === "") throw new InvalidReferenceError(reference, "tag", "is empty");
     const index = await this.#readIndex();
+    // Nothing named: the layout's only image, as skopeo reads "oci:DIR".
+    if (reference === "") {
+      const [only, ...others] = index.parsed.manifests;
+      if (only !== undefined && others.length === 0) return entryDescriptor(only);
+      const names = namesOf(index.parsed);
+      throw new InvalidReferenceError(this.location, "tag", `is needed: the layout holds ${index.parsed.manifests.length} images${names.length > 0 ? ` (tags: ${names.slice(0, NAMES_IN_MESSAGE).join(", ")}${names.length > NAMES_IN_MESSAGE ? ", ..." : ""})` : ""}; name one as oci:DIR:TAG`);
+    }
     if (isDigest(reference)) {
       const entry = index.parsed.manifests.find((m) => m.digest === reference);
       return entry !== undefined ? entryDescriptor(entry) : this.#describeBlob(reference, options);

@@ -4,7 +4,7 @@ import { QuaysideError } from "../errors.js";
 import { isManifestMediaType, type Descriptor } from "../media/types.js";
 import type { RegistryClient } from "../registry/client.js";
 import { readAll } from "../util/read-all.js";
-import { canMount, type PushContent, type PushOptions, type Store, type StoreCapabilities, type StoreOptions } from "./store.js";
+import { canMount, type PushContent, type PushOptions, type ResolveOptions, type Store, type TagListOptions, type StoreCapabilities, type StoreOptions } from "./store.js";
 
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** Manifests seen recently, so tag() need not fetch back what push() just sent. */
@@ -24,8 +24,12 @@ export class RegistryStore implements Store {
     this.capabilities = { indexes: true, referrers: true, tags: true, mount: { domain: client.registry, name: repository } };
   }
 
-  /** A GET, not a HEAD: whoever resolves reads the manifest next, and this one request serves both. */
-  async resolve(reference: string, options: StoreOptions = {}): Promise<Descriptor> {
+  /**
+   * A GET, not a HEAD: whoever resolves usually reads the manifest next, and this one request
+   * serves both. With descriptorOnly, a HEAD (Docker Hub does not count it against pull limits).
+   */
+  async resolve(reference: string, options: ResolveOptions = {}): Promise<Descriptor> {
+    if (options.descriptorOnly) return this.client.headManifest(this.repository, reference, options);
     const manifest = await this.client.getManifest(this.repository, reference, options);
     this.remember(manifest.digest, manifest.bytes, manifest.mediaType);
     return { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length };
@@ -87,8 +91,8 @@ export class RegistryStore implements Store {
     return this.client.referrers(this.repository, descriptor.digest, options);
   }
 
-  tags(options: StoreOptions = {}): AsyncIterable<string> {
-    return this.client.tags(this.repository, options);
+  tags(options: TagListOptions = {}): AsyncIterable<string> {
+    return this.client.tags(this.repository, { signal: options.signal, ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}) });
   }
 
   async close(): Promise<void> {}

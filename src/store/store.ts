@@ -26,6 +26,16 @@ export interface StoreOptions {
   signal?: AbortSignal | undefined;
 }
 
+export interface ResolveOptions extends StoreOptions {
+  /** Only the descriptor is wanted, not the manifest next: a registry asks with HEAD instead of GET. */
+  descriptorOnly?: boolean | undefined;
+}
+
+export interface TagListOptions extends StoreOptions {
+  /** Ask a registry for pages of this many tags (it may cap them). */
+  pageSize?: number | undefined;
+}
+
 export interface PushOptions extends StoreOptions {
   /** Called with the running byte count while content is written. */
   onProgress?: ((bytes: number) => void) | undefined;
@@ -58,7 +68,7 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
 
   /** The descriptor a tag or digest names here (a root manifest or index). Throws a not-found QuaysideError if unknown. */
-  resolve(reference: string, options?: StoreOptions): Promise<Descriptor>;
+  resolve(reference: string, options?: ResolveOptions): Promise<Descriptor>;
 
   /**
    * Content of a blob or manifest (told apart by descriptor.mediaType) as a stream that errors
@@ -92,7 +102,7 @@ export interface Store {
   referrers?(descriptor: Descriptor, options?: StoreOptions): Promise<Descriptor[]>;
 
   /** With capabilities.tags: every tag the store holds (a registry follows pagination). */
-  tags?(options?: StoreOptions): AsyncIterable<string>;
+  tags?(options?: TagListOptions): AsyncIterable<string>;
 
   /** Finish writing (an archive writes its index and moves into place) and release resources. */
   close(): Promise<void>;

@@ -1,95 +1,65 @@
 /** Read commands: ping, catalog, tags, manifest, digest, config, inspect, blob get, blob size. */
-import { inspect, type InspectSummary } from "../../image/inspect.js";
-import { isIndex } from "../../media/manifest.js";
-import { hostPlatform, selectPlatform } from "../../ref/platform.js";
-import { parseReference, parseRepository, type Reference } from "../../ref/reference.js";
-import { writeStreamAtomic } from "../../util/atomic-file.js";
+import * as quayside from "../../index.js";
+import type { InspectSummary } from "../../index.js";
 import type { CliContext } from "../context.js";
-import { UsageError } from "../exit-codes.js";
 import { formatBytes, table } from "../output.js";
 import { chooseProgressMode, createProgress } from "../progress.js";
 
-export async function ping(ctx: CliContext, registryHost: string): Promise<void> {
-  const registry = await ctx.registry(registryHost);
-  const result = await registry.ping();
-  ctx.output.result({ registry: registryHost, ...result }, (r) =>
-    `${r.registry}: ok (${r.url}, API ${r.apiVersion ?? "unknown"}, auth: ${r.authSchemes.length > 0 ? r.authSchemes.join(", ") : "none"})`,
-  );
+export async function ping(ctx: CliContext, registry: string): Promise<void> {
+  const result = await quayside.ping(registry, { pool: await ctx.pool() });
+  ctx.output.result(result, (r) => `${r.registry}: ok (${r.url}, API ${r.apiVersion ?? "unknown"}, auth: ${r.authSchemes.length > 0 ? r.authSchemes.join(", ") : "none"})`);
 }
 
-export async function catalog(ctx: CliContext, registryHost: string, options: { pageSize?: number }): Promise<void> {
-  const registry = await ctx.registry(registryHost);
-  const listing = registry.catalog(pageOptions(options));
-  if (ctx.output.json) {
-    const repositories: string[] = [];
-    for await (const name of listing) repositories.push(name);
-    ctx.output.result({ registry: registryHost, repositories }, () => []);
+export async function catalog(ctx: CliContext, registry: string, options: { pageSize?: number }): Promise<void> {
+  const listing = quayside.listCatalog(registry, { pool: await ctx.pool(), pageSize: options.pageSize });
+  await printListing(ctx, listing, (repositories) => ({ registry, repositories }));
+}
+
+export async function tags(ctx: CliContext, location: string, options: { pageSize?: number }): Promise<void> {
+  const listing = quayside.listTags(location, { pool: await ctx.pool(), pageSize: options.pageSize });
+  await printListing(ctx, listing, (found) => ({ repository: listing.repository, tags: found }));
+}
+
+/** A listing streams one line per entry; with --json it is gathered into one document. */
+async function printListing<T>(ctx: CliContext, listing: AsyncIterable<string>, json: (entries: string[]) => T): Promise<void> {
+  if (!ctx.output.json) {
+    for await (const entry of listing) ctx.output.line(entry);
     return;
   }
-  for await (const name of listing) ctx.output.line(name);
+  const entries: string[] = [];
+  for await (const entry of listing) entries.push(entry);
+  ctx.output.result(json(entries), () => []);
 }
 
-export async function tags(ctx: CliContext, repoArg: string, options: { pageSize?: number }): Promise<void> {
-  const { registry: host, repository } = parseRepository(repoArg);
-  const registry = await ctx.registry(host);
-  const listing = registry.repository(repository).tags(pageOptions(options));
+/** The manifest's exact bytes; with --platform on an index, the chosen child's. */
+export async function manifest(ctx: CliContext, location: string): Promise<void> {
+  const found = await quayside.getManifest(location, { pool: await ctx.pool(), platform: ctx.options.platform });
   if (ctx.output.json) {
-    const found: string[] = [];
-    for await (const tag of listing) found.push(tag);
-    ctx.output.result({ repository: `${host}/${repository}`, tags: found }, () => []);
-    return;
-  }
-  for await (const tag of listing) ctx.output.line(tag);
-}
-
-/** The manifest's exact bytes; with --platform on an index, the chosen child's bytes. */
-export async function manifest(ctx: CliContext, refArg: string): Promise<void> {
-  const ref = parseReference(refArg);
-  const repository = (await ctx.registry(ref.registry)).repository(ref.repository);
-  let found = await repository.manifest(ref.reference);
-  const platform = ctx.platform();
-  if (platform && isIndex(found)) found = await repository.manifest(selectPlatform(found.manifests, platform).digest);
-  if (ctx.output.json) {
-    const parsed = JSON.parse(Buffer.from(found.bytes).toString("utf8")) as unknown;
-    ctx.output.result({ reference: ref.toString(), digest: found.digest, mediaType: found.mediaType, size: found.bytes.length, manifest: parsed }, () => []);
+    const { reference, digest, mediaType, size } = found;
+    ctx.output.result({ reference, digest, mediaType, size, manifest: parseJson(found.bytes) }, () => []);
     return;
   }
   ctx.output.raw(found.bytes);
 }
 
-export async function digest(ctx: CliContext, refArg: string): Promise<void> {
-  const ref = parseReference(refArg);
-  const repository = (await ctx.registry(ref.registry)).repository(ref.repository);
-  const platform = ctx.platform();
-  let descriptor = await repository.client.headManifest(ref.repository, ref.reference);
-  if (platform) {
-    const top = await repository.manifest(descriptor.digest);
-    if (isIndex(top)) descriptor = selectPlatform(top.manifests, platform);
-  }
-  ctx.output.result({ reference: ref.toString(), digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size }, (d) => d.digest);
+export async function digest(ctx: CliContext, location: string): Promise<void> {
+  const found = await quayside.getDigest(location, { pool: await ctx.pool(), platform: ctx.options.platform });
+  ctx.output.result(found, (d) => d.digest);
 }
 
 /** The config blob's exact bytes. An index needs a platform: --platform, else the host's. */
-export async function config(ctx: CliContext, refArg: string): Promise<void> {
-  const ref = parseReference(refArg);
-  const repository = (await ctx.registry(ref.registry)).repository(ref.repository);
-  const image = await repository.image(ref.reference, { platform: ctx.platform() ?? hostPlatform() });
-  const bytes = await image.configBytes();
+export async function config(ctx: CliContext, location: string): Promise<void> {
+  const found = await quayside.getConfig(location, { pool: await ctx.pool(), platform: ctx.options.platform });
   if (ctx.output.json) {
-    ctx.output.result(
-      { reference: ref.toString(), digest: image.manifest.config.digest, mediaType: image.manifest.config.mediaType, config: JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown },
-      () => [],
-    );
+    const { reference, digest, mediaType } = found;
+    ctx.output.result({ reference, digest, mediaType, config: parseJson(found.bytes) }, () => []);
     return;
   }
-  ctx.output.raw(bytes);
+  ctx.output.raw(found.bytes);
 }
 
-export async function inspectCommand(ctx: CliContext, refArg: string): Promise<void> {
-  const ref = parseReference(refArg);
-  const repository = (await ctx.registry(ref.registry)).repository(ref.repository);
-  const summary = await inspect(repository, ref, { platform: ctx.platform() });
-  ctx.output.result(summary, renderSummary);
+export async function inspect(ctx: CliContext, location: string): Promise<void> {
+  ctx.output.result(await quayside.inspect(location, { pool: await ctx.pool(), platform: ctx.options.platform }), renderSummary);
 }
 
 function renderSummary(s: InspectSummary): string[] {
@@ -118,44 +88,31 @@ function renderSummary(s: InspectSummary): string[] {
   }
 }
 
-export async function blobGet(ctx: CliContext, blobArg: string, options: { output?: string; progress?: string }): Promise<void> {
-  const ref = blobReference(blobArg);
-  const digest = ref.digest as string;
-  const client = (await ctx.registry(ref.registry)).client;
-  const { size } = await client.headBlob(ref.repository, digest);
+export async function blobGet(ctx: CliContext, reference: string, options: { output?: string; progress?: string }): Promise<void> {
   // A single download shows a bar on a terminal and stays silent in scripts unless --progress says otherwise.
-  const mode = chooseProgressMode(options.progress ?? (ctx.io.stderr.isTTY ? "tty" : "none"), ctx.io.stderr, ctx.output.quiet);
-  const progress = createProgress(mode, ctx.io.stderr);
-  progress.start(digest, digest.slice(0, 19), size);
+  const progress = createProgress(chooseProgressMode(options.progress ?? (ctx.io.stderr.isTTY ? "tty" : "none"), ctx.io.stderr, ctx.output.quiet), ctx.io.stderr);
+  const label = reference.split("@").pop()?.slice(0, 19) ?? "blob";
+  let started = false;
   try {
-    const stream = await client.getBlob(ref.repository, digest, { expectedSize: size, onProgress: (bytes) => progress.update(digest, bytes) });
-    if (options.output !== undefined) {
-      await writeStreamAtomic(options.output, stream);
-    } else {
-      for await (const chunk of stream) {
-        if (!ctx.io.stdout.write(chunk as Buffer)) await new Promise((resolve) => ctx.io.stdout.once("drain", resolve));
-      }
-    }
-    progress.done(digest);
+    const result = await quayside.pullBlob(reference, options.output ?? ctx.io.stdout, {
+      pool: await ctx.pool(),
+      onProgress: (bytes, total) => {
+        if (!started) progress.start("blob", label, total);
+        started = true;
+        progress.update("blob", bytes);
+      },
+    });
+    progress.done("blob");
+    if (result.path !== undefined && ctx.output.json) ctx.output.result(result, () => []);
   } finally {
     progress.stop();
   }
-  if (options.output !== undefined && ctx.output.json) ctx.output.result({ digest, size, path: options.output }, () => []);
 }
 
-export async function blobSize(ctx: CliContext, blobArg: string): Promise<void> {
-  const ref = blobReference(blobArg);
-  const client = (await ctx.registry(ref.registry)).client;
-  const descriptor = await client.headBlob(ref.repository, ref.digest as string);
-  ctx.output.result({ digest: descriptor.digest, size: descriptor.size }, (d) => String(d.size));
+export async function blobSize(ctx: CliContext, reference: string): Promise<void> {
+  ctx.output.result(await quayside.blobSize(reference, { pool: await ctx.pool() }), (d) => String(d.size));
 }
 
-function blobReference(arg: string): Reference {
-  const ref = parseReference(arg);
-  if (ref.digest === undefined) throw new UsageError(`${arg}: expected REPOSITORY@DIGEST`);
-  return ref;
-}
-
-function pageOptions(options: { pageSize?: number }): { pageSize?: number } {
-  return options.pageSize !== undefined ? { pageSize: options.pageSize } : {};
+function parseJson(bytes: Uint8Array): unknown {
+  return JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
 }

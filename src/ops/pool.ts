@@ -1,0 +1,88 @@
+/**
+ * What the operations share within one job: one RegistryClient (connection pool, token cache,
+ * learned capabilities) per registry and credential file, built from one set of options.
+ */
+import type { Credential, CredentialSource } from "../auth/credentials.js";
+import type { HttpClientOptions } from "../http/transport.js";
+import { RegistryClient } from "../registry/client.js";
+import { openLocation, type OpenedLocation, type Role } from "../store/locations.js";
+
+export interface ClientPoolOptions extends HttpClientOptions {
+  /** Explicit credentials for every registry (beats every config file). */
+  credentials?: Credential | CredentialSource | undefined;
+  /** Read credentials from this Docker / containers config file only. */
+  authFile?: string | undefined;
+  /** Read the usual config files when nothing explicit is given (default true). */
+  configFiles?: boolean | undefined;
+  /** Where config files are looked for ($DOCKER_CONFIG, $REGISTRY_AUTH_FILE, ...). Default: process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Talk plain HTTP to every registry (credentials may then travel unencrypted). */
+  plainHttp?: boolean | undefined;
+  /** Exchange basic credentials for tokens with the OAuth2 POST flow. */
+  oauth2?: boolean | undefined;
+}
+
+export class ClientPool {
+  private readonly clients = new Map<string, RegistryClient>();
+
+  constructor(readonly options: ClientPoolOptions = {}) {}
+
+  /**
+   * The client of a registry host; with `authFile`, one whose credentials come from that file
+   * only (two accounts of one registry, one per side of a copy).
+   */
+  client(registry: string, authFile?: string): RegistryClient {
+    const key = authFile === undefined ? registry : `${registry}\0${authFile}`;
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      const { credentials, authFile: defaultFile, configFiles, env, ...rest } = this.options;
+      client = new RegistryClient(registry, {
+        ...rest,
+        ...(authFile !== undefined ? { authFile } : { credentials, authFile: defaultFile }),
+        dockerConfig: configFiles,
+        env,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** Open a location (registry reference, oci:, docker-archive:) with this pool's clients. */
+  open(location: string, role: Role, authFile?: string): Promise<OpenedLocation> {
+    return openLocation(location, role, { registryClient: (registry) => this.client(registry, authFile) });
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+/** Every operation takes these: a pool to share (else one is made from the options and closed at the end), and a signal. */
+export interface OperationOptions extends ClientPoolOptions {
+  pool?: ClientPool | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Run `work` with the caller's pool, or with one of its own that is closed afterwards. */
+export async function withPool<T>(options: OperationOptions, work: (pool: ClientPool) => Promise<T>): Promise<T> {
+  if (options.pool !== undefined) return work(options.pool);
+  const { pool: _unused, signal: _signal, ...poolOptions } = options;
+  const pool = new ClientPool(poolOptions);
+  try {
+    return await work(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Open a location for reading, run `work`, and release the store whatever happens. */
+export async function withSource<T>(pool: ClientPool, location: string, work: (opened: OpenedLocation) => Promise<T>, authFile?: string): Promise<T> {
+  const opened = await pool.open(location, "source", authFile);
+  try {
+    return await work(opened);
+  } finally {
+    await opened.store.close();
+  }
+}
