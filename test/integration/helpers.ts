@@ -49,7 +49,7 @@ export async function runCli(args: readonly string[], options: { stdin?: string;
     stdin: Readable.from(options.stdin !== undefined ? [Buffer.from(options.stdin)] : []),
     stdout,
     stderr,
-    env: options.env ?? { DOCKER_CONFIG: "/nonexistent/quayside-test" },
+    env: options.env ?? { DOCKER_CONFIG: "/nonexistent/quayside-test", REGISTRY_AUTH_FILE: "/nonexistent/quayside-test/auth.json" },
   });
   const out = Buffer.concat(outChunks);
   return { code, stdout: out, stderr: Buffer.concat(errChunks).toString("utf8"), out: out.toString("utf8") };
