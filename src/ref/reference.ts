@@ -2,6 +2,7 @@
  * Image references ("registry/repo:tag@digest") parsed and normalized the way Docker does,
  * following the distribution/reference grammar.
  */
+import { isIPv6 } from "node:net";
 import { explainInvalidDigest } from "../digest/digest.js";
 import { InvalidReferenceError } from "../errors.js";
 
@@ -24,7 +25,10 @@ type Part = InvalidReferenceError["part"];
 const TAG = /^[\w][\w.-]*$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-const IPV6_IN_BRACKETS = /^\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]$/;
+/** "[...]" around text that is an IPv6 address as a URL would take it (no zone: Docker refuses those too). */
+function isBracketedIpv6(host: string): boolean {
+  return host.startsWith("[") && host.endsWith("]") && isIPv6(host.slice(1, -1)) && !host.includes("%");
+}
 
 function explainInvalidTag(tag: string): string | undefined {
   if (tag === "") return "is empty";
@@ -75,7 +79,7 @@ function splitHostPort(registry: string): { host: string; port: string | undefin
 function explainInvalidRegistry(registry: string): string | undefined {
   if (registry === "") return "is empty";
   const { host, port } = splitHostPort(registry);
-  const hostOk = host.startsWith("[") ? IPV6_IN_BRACKETS.test(host) : DOMAIN_NAME.test(host);
+  const hostOk = host.startsWith("[") ? isBracketedIpv6(host) : DOMAIN_NAME.test(host);
   if (!hostOk) return `host ${JSON.stringify(host)} is not a valid host name, IPv4 address or bracketed IPv6 address`;
   return port === undefined ? undefined : explainInvalidPort(port);
 }

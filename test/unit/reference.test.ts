@@ -264,13 +264,20 @@ describe("registry helpers", () => {
   });
 
   it("validateRegistryHost accepts hosts, IPv4, bracketed IPv6, ports", () => {
-    for (const host of ["quay.io", "localhost", "localhost:5000", "10.0.0.1:443", "[::1]", "[fe80::1]:5000", "my-reg.example.com"]) {
+    for (const host of ["quay.io", "localhost", "localhost:5000", "10.0.0.1:443", "[::1]", "[fe80::1]:5000", "[::ffff:127.0.0.1]:5000", "[2001:db8::8:800:200c:417a]", "my-reg.example.com"]) {
       assert.doesNotThrow(() => validateRegistryHost(host), host);
     }
   });
 
+  it("an invalid bracketed IPv6 registry in a reference is an InvalidReferenceError naming the registry", () => {
+    for (const input of ["[:::::]/repo:tag", "[1:2:3:4:5:6:7:8:9]:5000/repo"]) {
+      assert.throws(() => parseReference(input), (err: unknown) => err instanceof InvalidReferenceError && err.part === "registry" && /not a valid host name/.test(err.message), input);
+    }
+  });
+
   it("validateRegistryHost rejects malformed hosts as part registry", () => {
-    for (const host of ["", "-bad.io", "bad-.io", "a..b", "[::1", "::1", "host:", "host:0", "a_b.io"]) {
+    // The bracketed ones are not IPv6 addresses a URL accepts (the last two used to end in "TypeError: Invalid URL").
+    for (const host of ["", "-bad.io", "bad-.io", "a..b", "[::1", "::1", "host:", "host:0", "a_b.io", "[:::::]", "[1:2:3:4:5:6:7:8:9]", "[::g]", "[1.2.3.4]"]) {
       assert.throws(
         () => validateRegistryHost(host),
         (err: unknown) => err instanceof InvalidReferenceError && err.part === "registry",
