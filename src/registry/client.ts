@@ -15,7 +15,8 @@ import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type
 import { isIndex, parseManifest, referrerDescriptor, subjectOf, withReferrer, type Manifest } from "../media/manifest.js";
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
-import { readAll } from "../util/read-all.js";
+import { BLOB_BYTES_LIMIT, MANIFEST_SIZE_LIMIT, MAX_PAGES } from "../util/limits.js";
+import { readAll } from "../util/streams.js";
 import { pipeResumable } from "./blob-stream.js";
 import { registryError } from "./errors.js";
 import { untagPlaceholder } from "./placeholder.js";
@@ -80,9 +81,6 @@ export interface RegistryRequest extends RequestOptions {
   /** Send no credentials and answer no challenge (ping). */
   anonymous?: boolean;
 }
-
-const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
-const MAX_PAGES = 100_000;
 
 export class RegistryClient {
   /** The registry as the user names it: "docker.io", "localhost:5000". */
@@ -382,7 +380,7 @@ export class RegistryClient {
   /** A whole (small) blob in memory, verified: configs and the like. */
   async getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
     const stream = await this.getBlob(repository, digest, options);
-    return readAll(stream, options.limit ?? MANIFEST_SIZE_LIMIT * 4, `blob ${repository}@${digest}`);
+    return readAll(stream, options.limit ?? BLOB_BYTES_LIMIT, `blob ${repository}@${digest}`);
   }
 
   // ---- referrers -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { createVerifyingStream, DigestHasher, digestOf, parseDigest, verifiedCon
 import { DigestMismatchError, NetworkError, ProtocolError, RegistryError } from "../errors.js";
 import type { HttpResponse } from "../http/transport.js";
 import type { Descriptor } from "../media/types.js";
+import { countingStream } from "../util/streams.js";
 import type { RegistryClient, RequestOptions } from "./client.js";
 
 export interface BlobUploadOptions extends RequestOptions {
@@ -308,16 +309,6 @@ function verifiedWithProgress(source: Readable, digest: string, size: number, on
   // pipeline() destroys every stage on a failure, so the request body errors and the PUT never completes.
   pipeline([source, ...stages], () => undefined);
   return last;
-}
-
-function countingStream(onProgress: (bytes: number) => void): Transform {
-  let bytes = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      onProgress((bytes += chunk.length));
-      callback(null, chunk);
-    },
-  });
 }
 
 function drain(source: BlobSource): void {
