@@ -53,6 +53,6 @@ export { openLocation, type OpenedLocation } from "./store/open.js";
 export { copyImage, type CopyOptions, type CopyResult, type CopyEvent, type BlobOutcome } from "./copy/copy.js";
 export { checkImage, type CheckResult } from "./copy/check.js";
 export { planGraph, type Plan, type ManifestNode, type GraphOptions } from "./copy/graph.js";
-export { type BlobSource, type BlobUploadOptions, type BlobUploadResult, type UploadOutcome } from "./registry/upload.js";
+export { type BlobSource, type BlobUploadOptions, type BlobUploadResult, type UploadOutcome } from "./registry/uploads.js";
 export { saveDockerCredential, removeDockerCredential, configKeyFor } from "./auth/credentials.js";
 export { DockerArchiveStore, parseArchiveLocation, type ArchiveLocation, type ArchiveImageInfo, type CreateArchiveOptions } from "./store/docker-archive.js";

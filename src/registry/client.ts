@@ -3,43 +3,23 @@
  * Every call takes an AbortSignal; listings are async iterators that follow pagination;
  * every manifest and blob read is digest-verified.
  */
-import { Readable, type Transform } from "node:stream";
-import { Authenticator } from "../auth/authenticator.js";
-import { DockerConfigCredentials, staticCredentials, type Credential, type CredentialSource } from "../auth/credentials.js";
+import type { Transform } from "node:stream";
 import { repositoryScope, type Scope } from "../auth/scope.js";
-import { createVerifyingStream, digestOf, parseDigest, isDigest } from "../digest/digest.js";
-import { DigestMismatchError, InsecureRequestError, NetworkError, ProtocolError, RegistryError, UnexpectedMediaTypeError } from "../errors.js";
-import { hostnameOf, isLoopbackHost, portOf } from "../http/hosts.js";
-import { probeTls } from "../http/tls-probe.js";
-import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
+import { digestOf, parseDigest, isDigest } from "../digest/digest.js";
+import { DigestMismatchError, ProtocolError, RegistryError, UnexpectedMediaTypeError } from "../errors.js";
+import { allHeaders, type HttpClient, type HttpResponse } from "../http/transport.js";
 import { isIndex, parseManifest, referrerDescriptor, subjectOf, withReferrer, type Manifest } from "../media/manifest.js";
-import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, normalizeMediaType, type Descriptor } from "../media/types.js";
-import { registryApiHost } from "../ref/reference.js";
-import { BLOB_BYTES_LIMIT, MANIFEST_SIZE_LIMIT, MAX_PAGES } from "../util/limits.js";
-import { readAll } from "../util/streams.js";
-import { pipeResumable } from "./blob-stream.js";
-import { registryError } from "./errors.js";
+import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor } from "../media/types.js";
+import { MANIFEST_SIZE_LIMIT, MAX_PAGES } from "../util/limits.js";
+import * as blobs from "./blobs.js";
+import type { BlobReadOptions } from "./blobs.js";
 import { untagPlaceholder } from "./placeholder.js";
-import { uploadBlob, type BlobSource, type BlobUploadOptions, type BlobUploadResult } from "./upload.js";
+import { mediaTypeOf, RegistrySession, sendDelete, type RegistryClientOptions, type RequestOptions } from "./session.js";
+import { uploadBlob, type BlobSource, type BlobUploadOptions, type BlobUploadResult } from "./uploads.js";
 import { nextLink } from "./link.js";
 import { referrersTag } from "./referrers.js";
 
-export interface RegistryClientOptions extends HttpClientOptions {
-  /** Talk plain HTTP. Also allows credentials over it: the user asked. */
-  plainHttp?: boolean;
-  /** Credentials to use; by default they come from Docker's config.json. */
-  credentials?: Credential | CredentialSource;
-  /** Read ~/.docker/config.json (or $DOCKER_CONFIG) when no credentials are given. Default true. */
-  dockerConfig?: boolean;
-  /** Exchange basic credentials for tokens with the OAuth2 POST flow. */
-  oauth2?: boolean;
-  /** Share an HTTP stack (and its pools) between clients. */
-  http?: HttpClient;
-}
-
-export interface RequestOptions {
-  signal?: AbortSignal | undefined;
-}
+export type { BlobReadOptions, RegistryClientOptions, RequestOptions };
 
 export interface ListOptions extends RequestOptions {
   /** Ask for pages of this many entries (`n`); the server may cap it. */
@@ -53,14 +33,6 @@ export interface ManifestRequestOptions extends RequestOptions {
   accept?: readonly string[];
 }
 
-export interface BlobReadOptions extends RequestOptions {
-  expectedSize?: number;
-  /** Called with the running byte count as data arrives. */
-  onProgress?: (bytes: number) => void;
-  /** How many times a dropped connection is resumed with a Range request. Default 3. */
-  resumeAttempts?: number;
-}
-
 export interface PingResult {
   status: number;
   apiVersion: string | undefined;
@@ -69,127 +41,42 @@ export interface PingResult {
   url: string;
 }
 
-export interface RegistryRequest extends RequestOptions {
-  method: string;
-  /** A path under the registry root ("/v2/..."), or an absolute URL on the same registry (pagination, upload locations). */
-  path: string;
-  scopes: readonly Scope[];
-  headers?: Record<string, string>;
-  body?: RequestBody;
-  /** Statuses that count as success; anything else becomes a RegistryError. */
-  expect: readonly number[];
-  /** Send no credentials and answer no challenge (ping). */
-  anonymous?: boolean;
-}
-
 export class RegistryClient {
-  /** The registry as the user names it: "docker.io", "localhost:5000". */
-  readonly registry: string;
-  /** The host spoken to: "registry-1.docker.io" for Docker Hub. */
-  readonly apiHost: string;
-  readonly http: HttpClient;
-  private readonly ownsHttp: boolean;
-  private readonly auth: Authenticator;
-  private scheme: "https" | "http" | undefined;
-  /** A loopback registry's scheme, learned once by a TLS probe before its first request. */
-  private schemeProbe: Promise<void> | undefined;
-  /** What this registry turned out to support, learned as we go. */
-  readonly capabilities: { monolithicPost?: boolean; tagDelete?: boolean } = {};
+  /** The session all requests go through: private, so no raw, unverified requests through the public API. */
+  readonly #session: RegistrySession;
 
   constructor(registry: string, options: RegistryClientOptions = {}) {
-    this.registry = registry;
-    this.apiHost = registryApiHost(registry);
-    this.http = options.http ?? new HttpClient(options);
-    this.ownsHttp = options.http === undefined;
-    this.scheme = options.plainHttp ? "http" : undefined;
-    this.auth = new Authenticator({
-      registry,
-      http: this.http,
-      credentials: credentialSource(options),
-      allowInsecureCredentials: options.plainHttp === true,
-      ...(options.oauth2 !== undefined ? { oauth2: options.oauth2 } : {}),
-    });
+    this.#session = new RegistrySession(registry, options);
   }
 
-  async close(): Promise<void> {
-    if (this.ownsHttp) await this.http.close();
+  /** The registry as the user names it: "docker.io", "localhost:5000". */
+  get registry(): string {
+    return this.#session.registry;
+  }
+
+  /** The host spoken to: "registry-1.docker.io" for Docker Hub. */
+  get apiHost(): string {
+    return this.#session.apiHost;
+  }
+
+  get http(): HttpClient {
+    return this.#session.http;
   }
 
   /** The base URL in use: https unless plain HTTP was asked for or a loopback registry turned out not to speak TLS. */
   get baseUrl(): string {
-    return `${this.scheme ?? "https"}://${this.apiHost}`;
+    return this.#session.baseUrl;
   }
 
-  // ---- the one request path: scheme, auth, errors ------------------------------------------
-
-  async send(req: RegistryRequest): Promise<HttpResponse> {
-    if (this.scheme === undefined && isLoopbackHost(this.apiHost)) await this.probeScheme();
-    for (;;) {
-      const url = this.resolve(req.path);
-      try {
-        const response = await this.sendAuthorized(url, req);
-        this.scheme ??= url.protocol === "http:" ? "http" : "https";
-        if (!req.expect.includes(response.status)) throw await registryError(response, req.method);
-        return response;
-      } catch (err) {
-        // Docker's rule for loopback registries: if one does not speak TLS, use plain HTTP.
-        // (Concurrent first requests may all fail this way: each retries once on plain HTTP.)
-        if (this.scheme !== "https" && url.protocol === "https:" && isLoopbackHost(this.apiHost) && err instanceof NetworkError && err.code === "TLS_NOT_SUPPORTED") {
-          this.scheme = "http";
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
-
-  /**
-   * Docker's rule for loopback registries (TLS if spoken, else plain HTTP), decided by one probe
-   * shared by concurrent first requests. An inconclusive probe leaves it to the first request.
-   */
-  private probeScheme(): Promise<void> {
-    this.schemeProbe ??= probeTls(hostnameOf(this.apiHost), portOf(this.apiHost, 443)).then((result) => {
-      if (this.scheme === undefined && result !== "unknown") this.scheme = result === "tls" ? "https" : "http";
-    });
-    return this.schemeProbe;
-  }
-
-  private async sendAuthorized(url: URL, req: RegistryRequest): Promise<HttpResponse> {
-    const send = (authorization: string | undefined) =>
-      this.http.request({
-        method: req.method,
-        url,
-        headers: authorization ? { ...req.headers, authorization } : { ...req.headers },
-        ...(req.body !== undefined ? { body: req.body } : {}),
-        signal: req.signal,
-      });
-    if (req.anonymous) return send(undefined);
-    const sent = await this.auth.headerFor(url, req.scopes, req.signal);
-    const response = await send(sent);
-    const replayable = !(req.body instanceof Readable);
-    if (response.status !== 401 || !replayable) return response;
-    const next = await this.auth.afterUnauthorized(url, allHeaders(response.headers, "www-authenticate"), req.scopes, sent, req.signal);
-    if (next === undefined) return response;
-    await response.dump();
-    return send(next);
-  }
-
-  /** Absolute URLs (from Link or Location headers) must stay on this registry: credentials never follow them elsewhere. */
-  private resolve(path: string): URL {
-    const base = new URL(this.baseUrl);
-    const url = new URL(path, base);
-    if (url.host !== base.host) {
-      throw new InsecureRequestError(`registry ${this.registry} pointed to another host (${url.host}); not following`);
-    }
-    if (url.protocol !== base.protocol) url.protocol = base.protocol;
-    return url;
+  close(): Promise<void> {
+    return this.#session.close();
   }
 
   // ---- base ------------------------------------------------------------------------------
 
   /** GET /v2/: is this a registry, which API version, which auth. Does not authenticate. */
   async ping(options: RequestOptions = {}): Promise<PingResult> {
-    const response = await this.send({ method: "GET", path: "/v2/", scopes: [], expect: [200, 401], anonymous: true, signal: options.signal });
+    const response = await this.#session.send({ method: "GET", path: "/v2/", scopes: [], expect: [200, 401], anonymous: true, signal: options.signal });
     await response.dump();
     const schemes = response.status === 401 ? allHeaders(response.headers, "www-authenticate").map((h) => h.trim().split(/\s/)[0]?.toLowerCase() ?? "") : [];
     return { status: response.status, apiVersion: response.header("docker-distribution-api-version"), authSchemes: schemes, url: response.url };
@@ -197,7 +84,7 @@ export class RegistryClient {
 
   /** GET /v2/ with credentials: succeeds only if the registry accepts them. */
   async checkAuth(options: RequestOptions = {}): Promise<void> {
-    const response = await this.send({ method: "GET", path: "/v2/", scopes: [], expect: [200], signal: options.signal });
+    const response = await this.#session.send({ method: "GET", path: "/v2/", scopes: [], expect: [200], signal: options.signal });
     await response.dump();
   }
 
@@ -223,12 +110,12 @@ export class RegistryClient {
     const seen = new Set<string>();
     for (let page = 0; next !== undefined; page++) {
       if (page >= MAX_PAGES) throw new ProtocolError(`${path}: more than ${MAX_PAGES} pages`);
-      const url = this.resolve(next).toString();
+      const url = this.#session.resolve(next).toString();
       if (visited.has(url)) throw new ProtocolError(`${path}: pagination loops back to ${url}`);
       visited.add(url);
       let response: HttpResponse;
       try {
-        response = await this.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
+        response = await this.#session.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
       } catch (err) {
         // distribution refuses an `n` above its catalog.maxentries: fall back to the server's own page size.
         if (!(err instanceof RegistryError && err.code === "PAGINATION_NUMBER_INVALID" && pageSize !== undefined)) throw err;
@@ -259,7 +146,7 @@ export class RegistryClient {
   /** GET a manifest by tag or digest. The bytes are kept exactly as served and digest-checked. */
   async getManifest(repository: string, reference: string, options: ManifestRequestOptions = {}): Promise<Manifest> {
     const accept = options.accept ?? MANIFEST_MEDIA_TYPES;
-    const response = await this.send({
+    const response = await this.#session.send({
       method: "GET",
       path: `/v2/${repository}/manifests/${reference}`,
       scopes: [repositoryScope(repository, "pull")],
@@ -302,7 +189,7 @@ export class RegistryClient {
   /** HEAD a manifest: its descriptor (digest, media type, size) without the body. */
   async headManifest(repository: string, reference: string, options: ManifestRequestOptions = {}): Promise<Descriptor> {
     const accept = options.accept ?? MANIFEST_MEDIA_TYPES;
-    const response = await this.send({
+    const response = await this.#session.send({
       method: "HEAD",
       path: `/v2/${repository}/manifests/${reference}`,
       scopes: [repositoryScope(repository, "pull")],
@@ -328,59 +215,25 @@ export class RegistryClient {
   // ---- blobs -----------------------------------------------------------------------------
 
   /** HEAD a blob: its size. Throws a not-found RegistryError if absent. */
-  async headBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<Descriptor> {
-    parseDigest(digest);
-    const response = await this.send({
-      method: "HEAD",
-      path: `/v2/${repository}/blobs/${digest}`,
-      scopes: [repositoryScope(repository, "pull")],
-      expect: [200],
-      signal: options.signal,
-    });
-    await response.dump();
-    const size = Number(response.header("content-length"));
-    if (!Number.isSafeInteger(size) || size < 0) throw new ProtocolError(`HEAD blob ${digest}: no valid Content-Length`);
-    return { mediaType: mediaTypeOf(response.header("content-type")) ?? "application/octet-stream", digest, size };
+  headBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<Descriptor> {
+    return blobs.headBlob(this.#session, repository, digest, options);
   }
 
-  async blobExists(repository: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
-    try {
-      await this.headBlob(repository, digest, options);
-      return true;
-    } catch (err) {
-      if (err instanceof Error && "category" in err && err.category === "not-found") return false;
-      throw err;
-    }
+  blobExists(repository: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
+    return blobs.blobExists(this.#session, repository, digest, options);
   }
 
   /**
    * Stream a blob. The stream errors (DigestMismatchError / SizeMismatchError) instead of
    * ending if the bytes are not the ones asked for; a dropped connection is resumed with Range.
    */
-  async getBlob(repository: string, digest: string, options: BlobReadOptions = {}): Promise<Transform> {
-    parseDigest(digest);
-    const request = (offset: number) =>
-      this.send({
-        method: "GET",
-        path: `/v2/${repository}/blobs/${digest}`,
-        scopes: [repositoryScope(repository, "pull")],
-        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-        expect: offset > 0 ? [200, 206] : [200],
-        signal: options.signal,
-      });
-    const first = await request(0);
-    const verifier = createVerifyingStream(digest, {
-      what: `blob ${repository}@${digest}`,
-      ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
-    });
-    pipeResumable(first, request, verifier, { signal: options.signal, onProgress: options.onProgress, resumeAttempts: options.resumeAttempts ?? 3 });
-    return verifier;
+  getBlob(repository: string, digest: string, options: BlobReadOptions = {}): Promise<Transform> {
+    return blobs.getBlob(this.#session, repository, digest, options);
   }
 
   /** A whole (small) blob in memory, verified: configs and the like. */
-  async getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
-    const stream = await this.getBlob(repository, digest, options);
-    return readAll(stream, options.limit ?? BLOB_BYTES_LIMIT, `blob ${repository}@${digest}`);
+  getBlobBytes(repository: string, digest: string, options: BlobReadOptions & { limit?: number } = {}): Promise<Uint8Array> {
+    return blobs.getBlobBytes(this.#session, repository, digest, options);
   }
 
   // ---- referrers -------------------------------------------------------------------------
@@ -392,7 +245,7 @@ export class RegistryClient {
   async referrers(repository: string, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
     parseDigest(digest);
     const query = options.artifactType !== undefined ? `?${new URLSearchParams({ artifactType: options.artifactType })}` : "";
-    const response = await this.send({
+    const response = await this.#session.send({
       method: "GET",
       path: `/v2/${repository}/referrers/${digest}${query}`,
       scopes: [repositoryScope(repository, "pull")],
@@ -425,20 +278,12 @@ export class RegistryClient {
 
   /** Upload a blob (see BlobUploadOptions): skipped if present, mounted if possible, else sent. */
   pushBlob(repository: string, source: BlobSource, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
-    return uploadBlob(this, repository, source, options);
+    return uploadBlob(this.#session, repository, source, options);
   }
 
   /** Cross-repository mount of one blob; resolves false (and opens no upload) when the registry declines. */
-  async mountBlob(repository: string, from: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
-    const scopes = [repositoryScope(repository, "pull", "push"), repositoryScope(from, "pull")];
-    const query = new URLSearchParams({ mount: digest, from });
-    const response = await this.send({ method: "POST", path: `/v2/${repository}/blobs/uploads/?${query}`, scopes, expect: [201, 202], signal: options.signal });
-    await response.dump();
-    if (response.status === 201) return true;
-    // 202 opened an upload session we will not use: cancel it so it does not linger.
-    const location = response.header("location");
-    if (location) await this.send({ method: "DELETE", path: location, scopes, expect: [204, 404], signal: options.signal }).then((r) => r.dump(), () => undefined);
-    return false;
+  mountBlob(repository: string, from: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
+    return blobs.mountBlob(this.#session, repository, from, digest, options);
   }
 
   /**
@@ -448,7 +293,7 @@ export class RegistryClient {
   async putManifest(repository: string, reference: string, bytes: Uint8Array, options: RequestOptions & { mediaType?: string } = {}): Promise<Descriptor> {
     const manifest = parseManifest(bytes, options.mediaType);
     if (isDigest(reference) && reference !== manifest.digest) throw new DigestMismatchError(reference, manifest.digest, `manifest to put at ${repository}@${reference}`);
-    const response = await this.send({
+    const response = await this.#session.send({
       method: "PUT",
       path: `/v2/${repository}/manifests/${reference}`,
       scopes: [repositoryScope(repository, "pull", "push")],
@@ -483,12 +328,11 @@ export class RegistryClient {
   /** DELETE a manifest by digest: every tag pointing at it goes with it. */
   async deleteManifest(repository: string, digest: string, options: RequestOptions = {}): Promise<void> {
     parseDigest(digest);
-    await this.deleteAt(`/v2/${repository}/manifests/${digest}`, repository, options);
+    await sendDelete(this.#session, `/v2/${repository}/manifests/${digest}`, repository, options);
   }
 
-  async deleteBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<void> {
-    parseDigest(digest);
-    await this.deleteAt(`/v2/${repository}/blobs/${digest}`, repository, options);
+  deleteBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<void> {
+    return blobs.deleteBlob(this.#session, repository, digest, options);
   }
 
   /**
@@ -508,15 +352,15 @@ export class RegistryClient {
    */
   async untag(repository: string, tag: string, options: RequestOptions = {}): Promise<{ method: "tag-delete" | "placeholder"; digest: string }> {
     const current = await this.headManifest(repository, tag, options);
-    if (this.capabilities.tagDelete !== false) {
+    if (this.#session.capabilities.tagDelete !== false) {
       try {
-        await this.deleteAt(`/v2/${repository}/manifests/${tag}`, repository, options);
-        this.capabilities.tagDelete = true;
+        await sendDelete(this.#session, `/v2/${repository}/manifests/${tag}`, repository, options);
+        this.#session.capabilities.tagDelete = true;
         return { method: "tag-delete", digest: current.digest };
       } catch (err) {
         // distribution 2.8 answers DIGEST_INVALID (or 404/405 elsewhere) for a tag; anything else is real.
         if (!(err instanceof RegistryError) || ![400, 404, 405].includes(err.status)) throw err;
-        this.capabilities.tagDelete = false;
+        this.#session.capabilities.tagDelete = false;
       }
     }
     const original = await this.getManifest(repository, current.digest, options);
@@ -532,30 +376,6 @@ export class RegistryClient {
     }
     return { method: "placeholder", digest: current.digest };
   }
-
-  private async deleteAt(path: string, repository: string, options: RequestOptions): Promise<void> {
-    try {
-      const response = await this.send({ method: "DELETE", path, scopes: [repositoryScope(repository, "delete")], expect: [202, 200, 204], signal: options.signal });
-      await response.dump();
-    } catch (err) {
-      if (err instanceof RegistryError && (err.status === 405 || err.code === "UNSUPPORTED")) {
-        throw new RegistryError(err.status, err.request, err.errors, "this registry has deletes disabled (distribution: storage.delete.enabled)");
-      }
-      throw err;
-    }
-  }
-}
-
-function credentialSource(options: RegistryClientOptions): CredentialSource | undefined {
-  const given = options.credentials;
-  if (given !== undefined) return "get" in given ? given : staticCredentials(given);
-  return options.dockerConfig === false ? undefined : new DockerConfigCredentials();
-}
-
-/** "application/json; charset=utf-8" -> "application/json"; undefined when absent or empty. */
-function mediaTypeOf(contentType: string | undefined): string | undefined {
-  const type = contentType === undefined ? "" : normalizeMediaType(contentType);
-  return type === "" ? undefined : type;
 }
 
 function withoutPageSize(pathAndQuery: string): string {

@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import type { Descriptor } from "../media/types.js";
-import type { BlobSource } from "../registry/upload.js";
+import type { BlobSource } from "../registry/uploads.js";
 import { BLOB_BYTES_LIMIT } from "../util/limits.js";
 import { readAll } from "../util/streams.js";
 
