@@ -65,7 +65,7 @@ export { openLocation, parseLocation, type Location, type OpenedLocation, type O
 export { copyImage, type CopyOptions, type CopyResult, type CopyEvent, type BlobOutcome } from "./copy/copy.js";
 export { checkImage, type CheckResult } from "./copy/check.js";
 export { planGraph, type Plan, type ManifestNode, type GraphOptions } from "./copy/graph.js";
-export { type BlobSource, type BlobUploadOptions, type BlobUploadResult, type UploadOutcome } from "./registry/upload.js";
+export { type BlobSource, type BlobUploadOptions, type BlobUploadResult, type UploadOutcome } from "./registry/uploads.js";
 export { saveDockerCredential, removeDockerCredential, configKeyFor } from "./auth/credentials.js";
 export { resolveCredentials, containersAuthPaths, defaultAuthFiles, type CredentialOptions } from "./auth/sources.js";
 export { DockerArchiveStore, parseArchiveLocation, type ArchiveLocation, type ArchiveImageInfo, type CreateArchiveOptions } from "./store/docker-archive.js";

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
 import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
-import { readAll } from "../util/read-all.js";
+import { readAll } from "../util/streams.js";
 import { redactHeaders, redactUrl } from "./redact.js";
 import { TLS_NOT_SPOKEN_CODES } from "./tls-probe.js";
 import { DEFAULT_RETRY_POLICY, errorCode, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.js";

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { DigestHasher } from "../digest/digest.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import { parseReference, parseRepository, type Reference } from "../ref/reference.js";
-import type { UploadOutcome } from "../registry/upload.js";
+import type { UploadOutcome } from "../registry/uploads.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
 import { withPool, type OperationOptions } from "./pool.js";
 

@@ -1,8 +1,7 @@
 /** Turning a registry's non-success answer into a typed RegistryError. */
 import { RegistryError, type DistributionErrorEntry } from "../errors.js";
 import type { HttpResponse } from "../http/transport.js";
-
-const ERROR_BODY_LIMIT = 64 * 1024;
+import { SMALL_JSON_LIMIT } from "../util/limits.js";
 
 export async function registryError(response: HttpResponse, method: string): Promise<RegistryError> {
   const entries = method === "HEAD" ? [] : await readErrorEntries(response);
@@ -12,7 +11,7 @@ export async function registryError(response: HttpResponse, method: string): Pro
 async function readErrorEntries(response: HttpResponse): Promise<DistributionErrorEntry[]> {
   let text: string;
   try {
-    text = Buffer.from(await response.bytes(ERROR_BODY_LIMIT)).toString("utf8");
+    text = Buffer.from(await response.bytes(SMALL_JSON_LIMIT)).toString("utf8");
   } catch {
     return [];
   }

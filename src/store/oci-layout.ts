@@ -12,7 +12,7 @@
 import { constants as fsConstants, type Stats } from "node:fs";
 import { link, mkdir, open, readFile, realpath, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve as resolvePath } from "node:path";
-import { Readable, Transform, addAbortSignal, pipeline, type TransformCallback } from "node:stream";
+import { addAbortSignal, pipeline, type Readable } from "node:stream";
 import { createVerifyingStream, explainInvalidDigest, isDigest, parseDigest } from "../digest/digest.js";
 import { InvalidReferenceError, ManifestError, QuaysideError, SizeMismatchError } from "../errors.js";
 import { parseManifest, referrerDescriptor, subjectOf, withReferrer, type Manifest, type OciIndex } from "../media/manifest.js";
@@ -20,15 +20,14 @@ import { isManifestMediaType, MediaType, type Descriptor } from "../media/types.
 import { isValidTag } from "../ref/reference.js";
 import { temporaryPathFor } from "../util/atomic-file.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
-import { readAll } from "../util/read-all.js";
+import { MANIFEST_SIZE_LIMIT } from "../util/limits.js";
+import { bytesStream, countingStream, readAll, toReadable } from "../util/streams.js";
 import type { PushContent, PushOptions, Store, StoreCapabilities, StoreOptions } from "./store.js";
 
 /** The annotation that names an index.json entry (a "tag" of the layout). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
 export const OCI_LAYOUT_VERSION = "1.0.0";
 
-/** Largest blob resolve() will read to find out whether (and which kind of) manifest it is. */
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** index.json is read whole; refuse absurd ones rather than exhaust memory. */
 const INDEX_LIMIT = 64 * 1024 * 1024;
 /** Names listed in a tag-not-found message. */
@@ -186,7 +185,7 @@ async function createFileIfAbsent(path: string, bytes: Uint8Array): Promise<void
     if (errnoCode(err) === "EEXIST") return;
     // A filesystem without hard links: rename, checking first (a small race we accept there).
     if (await stat(path).then(() => true, () => false)) return;
-    await writeStreamAtomic(path, Readable.from([Buffer.from(bytes)]));
+    await writeStreamAtomic(path, bytesStream(bytes));
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
@@ -363,7 +362,7 @@ export class OciLayoutStore implements Store {
     const found: Descriptor[] = [];
     for (const entry of (await this.#readIndex()).parsed.manifests) {
       options.signal?.throwIfAborted();
-      if (!isManifestMediaType(entry.mediaType) || entry.size > MANIFEST_LIMIT) continue;
+      if (!isManifestMediaType(entry.mediaType) || entry.size > MANIFEST_SIZE_LIMIT) continue;
       const manifest = await this.#readManifest(entry);
       if (manifest && subjectOf(manifest)?.digest === descriptor.digest) found.push(referrerDescriptor(manifest, entry.size));
     }
@@ -374,7 +373,7 @@ export class OciLayoutStore implements Store {
     await this.#track(() =>
       withIndexLock(this.#lockKey, async () => {
         const updated = withReferrer((await this.#readIndex()).raw, entry);
-        if (updated !== undefined) await writeStreamAtomic(join(this.#root, "index.json"), Readable.from([Buffer.from(JSON.stringify(updated))]));
+        if (updated !== undefined) await writeStreamAtomic(join(this.#root, "index.json"), bytesStream(Buffer.from(JSON.stringify(updated))));
       }),
     );
   }
@@ -404,12 +403,12 @@ export class OciLayoutStore implements Store {
         if (!(content instanceof Uint8Array)) content.destroy();
         throw err;
       }
-      const source = content instanceof Uint8Array ? Readable.from([Buffer.from(content.buffer, content.byteOffset, content.byteLength)], { objectMode: false }) : content;
+      const source = toReadable(content);
       const verifier = createVerifyingStream(descriptor.digest, { expectedSize: descriptor.size, what: `${descriptor.digest} pushed to ${this.location}` });
       // pipeline() returns its last stage; any failure upstream destroys it with that error,
       // which makes writeStreamAtomic remove its temporary file and reject.
       const ignore = (): void => undefined;
-      const verified = options.onProgress ? pipeline(source, verifier, progressCounter(options.onProgress), ignore) : pipeline(source, verifier, ignore);
+      const verified = options.onProgress ? pipeline(source, verifier, countingStream(options.onProgress), ignore) : pipeline(source, verifier, ignore);
       addAbortSignal(signal, verified);
       await writeStreamAtomic(target, verified);
     });
@@ -449,7 +448,7 @@ export class OciLayoutStore implements Store {
         });
         if (!placed) manifests.push(entry);
         const bytes = Buffer.from(JSON.stringify({ ...index.raw, manifests }));
-        await writeStreamAtomic(join(this.#root, "index.json"), Readable.from([bytes]));
+        await writeStreamAtomic(join(this.#root, "index.json"), bytesStream(bytes));
       }),
     );
   }
@@ -519,9 +518,9 @@ export class OciLayoutStore implements Store {
       throw err;
     }
     if (!info.isFile()) throw notFound(`manifest ${digest} not found in ${this.location}`);
-    if (info.size > MANIFEST_LIMIT) throw new ManifestError(`${digest} in ${this.location} is a ${info.size}-byte blob, not a manifest`);
+    if (info.size > MANIFEST_SIZE_LIMIT) throw new ManifestError(`${digest} in ${this.location} is a ${info.size}-byte blob, not a manifest`);
     const stream = await this.fetch({ mediaType: "application/octet-stream", digest, size: info.size }, options);
-    const bytes = await readAll(stream, MANIFEST_LIMIT, `${this.location} blob ${digest}`);
+    const bytes = await readAll(stream, MANIFEST_SIZE_LIMIT, `${this.location} blob ${digest}`);
     let mediaType: string;
     try {
       mediaType = parseManifest(bytes).mediaType;
@@ -576,15 +575,4 @@ function namesOf(index: OciIndex): string[] {
     if (name !== undefined) names.add(name);
   }
   return [...names];
-}
-
-function progressCounter(onProgress: (bytes: number) => void): Transform {
-  let bytes = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-      bytes += chunk.byteLength;
-      onProgress(bytes);
-      callback(null, chunk);
-    },
-  });
 }

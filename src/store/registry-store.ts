@@ -1,12 +1,12 @@
 /** A registry repository as a Store: manifests by digest, blobs streamed, mounts within one registry. */
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { QuaysideError } from "../errors.js";
 import { isManifestMediaType, type Descriptor } from "../media/types.js";
 import type { RegistryClient } from "../registry/client.js";
-import { readAll } from "../util/read-all.js";
+import { MANIFEST_SIZE_LIMIT } from "../util/limits.js";
+import { bytesStream, readAll } from "../util/streams.js";
 import { canMount, type PushContent, type PushOptions, type ResolveOptions, type Store, type TagListOptions, type StoreCapabilities, type StoreOptions } from "./store.js";
 
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 /** Manifests seen recently, so tag() need not fetch back what push() just sent. */
 const REMEMBERED_MANIFESTS = 64;
 
@@ -38,10 +38,10 @@ export class RegistryStore implements Store {
   async fetch(descriptor: Descriptor, options: StoreOptions = {}): Promise<Readable> {
     if (isManifestMediaType(descriptor.mediaType)) {
       const known = this.manifests.get(descriptor.digest);
-      if (known) return Readable.from([Buffer.from(known.bytes)]);
+      if (known) return bytesStream(known.bytes);
       const manifest = await this.client.getManifest(this.repository, descriptor.digest, options);
       this.remember(descriptor.digest, manifest.bytes, manifest.mediaType);
-      return Readable.from([Buffer.from(manifest.bytes)]);
+      return bytesStream(manifest.bytes);
     }
     return this.client.getBlob(this.repository, descriptor.digest, { ...options, expectedSize: descriptor.size });
   }
@@ -59,7 +59,7 @@ export class RegistryStore implements Store {
 
   async push(descriptor: Descriptor, content: PushContent, options: PushOptions = {}): Promise<void> {
     if (isManifestMediaType(descriptor.mediaType)) {
-      const bytes = content instanceof Uint8Array ? content : await readAll(await content, MANIFEST_LIMIT, `manifest ${descriptor.digest}`);
+      const bytes = content instanceof Uint8Array ? content : await readAll(await content, MANIFEST_SIZE_LIMIT, `manifest ${descriptor.digest}`);
       await this.client.putManifest(this.repository, descriptor.digest, bytes, { ...options, mediaType: descriptor.mediaType });
       this.remember(descriptor.digest, bytes, descriptor.mediaType);
       return;

@@ -5,9 +5,10 @@
  */
 import { Readable } from "node:stream";
 import type { Descriptor } from "../media/types.js";
-import type { BlobSource } from "../registry/upload.js";
+import type { BlobSource } from "../registry/uploads.js";
 import { UnsupportedError } from "../errors.js";
-import { readAll } from "../util/read-all.js";
+import { BLOB_BYTES_LIMIT } from "../util/limits.js";
+import { readAll } from "../util/streams.js";
 
 /**
  * What push() takes: bytes, a stream, or a stream still being opened (the copy engine asks the
@@ -132,5 +133,5 @@ export function canMount(destination: Store, source: Store): boolean {
 
 /** Read a whole small item (manifest, config) from a store, verified. */
 export async function fetchBytes(store: Store, descriptor: Descriptor, options?: StoreOptions & { limit?: number }): Promise<Uint8Array> {
-  return readAll(await store.fetch(descriptor, options), options?.limit ?? 16 * 1024 * 1024, `${store.location}: ${descriptor.digest}`);
+  return readAll(await store.fetch(descriptor, options), options?.limit ?? BLOB_BYTES_LIMIT, `${store.location}: ${descriptor.digest}`);
 }

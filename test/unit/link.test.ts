@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { nextLink } from "../../src/registry/link.js";
+import { nextLink } from "../../src/registry/pagination.js";
 
 describe("nextLink", () => {
   it("returns a relative target as sent", () => {

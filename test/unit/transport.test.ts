@@ -581,8 +581,7 @@ describe("HttpClient TLS", () => {
       const lines: string[] = [];
       const registry = new RegistryClient(`127.0.0.1:${server.port}`, { dockerConfig: false, tls, logger: (line) => lines.push(line) });
       try {
-        const first = await Promise.all([1, 2, 3].map(() => registry.send({ method: "GET", path: "/v2/", scopes: [], expect: [200], anonymous: true })));
-        await Promise.all(first.map((r) => r.dump()));
+        await Promise.all([1, 2, 3].map(() => registry.ping()));
         assert.equal(registry.baseUrl, `${scheme}://127.0.0.1:${server.port}`);
         assert.deepEqual(lines.filter((l) => l.startsWith("> ")).map((l) => l.split(" ").slice(0, 3).join(" ")), Array.from({ length: 3 }, () => `> GET ${scheme}://127.0.0.1:${server.port}/v2/`));
         assert.ok(!lines.some((l) => l.includes("failed")), lines.join(" | "));

@@ -1,5 +1,4 @@
 /** The docker-archive format: entry names, locations (docker-archive:PATH[:REF]), shared checks and errors. */
-import { Readable } from "node:stream";
 import { parseDigest } from "../../digest/digest.js";
 import { InvalidReferenceError, QuaysideError } from "../../errors.js";
 import { MediaType, normalizeMediaType, type Descriptor } from "../../media/types.js";
@@ -12,7 +11,6 @@ export const DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar";
 export const MANIFEST_JSON = "manifest.json";
 export const REPOSITORIES = "repositories";
 export const MANIFEST_JSON_LIMIT = 8 * 1024 * 1024;
-export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 export const HASH_JOBS = 4;
 /** Entries get a fixed mtime (as skopeo writes them) so the same content makes the same archive. */
 export const EPOCH = new Date(0);
@@ -118,10 +116,5 @@ export function layerMediaTypeOf(magic: Buffer): string {
   if (magic.length >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) return MediaType.DockerLayer;
   if (magic.length >= 4 && magic.readUInt32BE(0) === 0x28b52ffd) return MediaType.OciLayerZstd;
   return DOCKER_LAYER_TAR;
-}
-
-export function toReadable(content: Readable | Uint8Array): Readable {
-  if (!(content instanceof Uint8Array)) return content;
-  return Readable.from([Buffer.from(content.buffer, content.byteOffset, content.byteLength)]);
 }
 

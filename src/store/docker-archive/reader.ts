@@ -8,7 +8,7 @@ import { InvalidReferenceError, QuaysideError, SizeMismatchError } from "../../e
 import { parseManifest, type ImageManifest } from "../../media/manifest.js";
 import { MediaType, isManifestMediaType, type Descriptor } from "../../media/types.js";
 import { forEachLimit } from "../../util/limit.js";
-import { readAll } from "../../util/read-all.js";
+import { bytesStream, readAll } from "../../util/streams.js";
 import { cleanTarPath, indexTar, type TarEntry } from "../../util/tar-index.js";
 import type { StoreOptions } from "../store.js";
 import { HASH_JOBS, MANIFEST_JSON, MANIFEST_JSON_LIMIT, invalidArchive, layerMediaTypeOf, normalizeRepoTag } from "./format.js";
@@ -279,7 +279,7 @@ export class ArchiveReader {
     if (manifest !== undefined && (blob === undefined || isManifestMediaType(descriptor.mediaType))) {
       const bytes = manifest.manifestBytes;
       if (descriptor.size !== bytes.length) throw new SizeMismatchError(descriptor.size, bytes.length, what);
-      return Readable.from([bytes]);
+      return bytesStream(bytes);
     }
     if (blob !== undefined) {
       const verifier = createVerifyingStream(descriptor.digest, { expectedSize: descriptor.size, what });

@@ -2,7 +2,7 @@
 import { close as closeFd, constants, createWriteStream, open as openFd, type WriteStream } from "node:fs";
 import { link, open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import * as tar from "tar-stream";
@@ -11,9 +11,10 @@ import { DigestMismatchError, QuaysideError, SizeMismatchError } from "../../err
 import { isImage, parseManifest, type ImageManifest } from "../../media/manifest.js";
 import { isIndexMediaType, isManifestMediaType, isSchema1MediaType, normalizeMediaType, type Descriptor } from "../../media/types.js";
 import { temporaryPathFor } from "../../util/atomic-file.js";
-import { readAll } from "../../util/read-all.js";
+import { MANIFEST_SIZE_LIMIT } from "../../util/limits.js";
+import { bytesStream, readAll, toReadable } from "../../util/streams.js";
 import { discardContent, type PushOptions } from "../store.js";
-import { EPOCH, INDEX_MESSAGE, MANIFEST_JSON, MANIFEST_LIMIT, REPOSITORIES, type RepoTag, blobEntryName, isConfigMediaType, isNonImageBlob, normalizeRepoTag, toReadable, unsupported } from "./format.js";
+import { EPOCH, INDEX_MESSAGE, MANIFEST_JSON, REPOSITORIES, type RepoTag, blobEntryName, isConfigMediaType, isNonImageBlob, normalizeRepoTag, unsupported } from "./format.js";
 import type { ManifestItem } from "./reader.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ export class ArchiveWriter {
       discardContent(content);
       throw unsupported("docker-archive cannot store Docker schema 1 images; convert to schema 2 first");
     }
-    const bytes = content instanceof Uint8Array ? content : await readAll(content, MANIFEST_LIMIT, `manifest ${descriptor.digest}`);
+    const bytes = content instanceof Uint8Array ? content : await readAll(content, MANIFEST_SIZE_LIMIT, `manifest ${descriptor.digest}`);
     const what = `manifest ${descriptor.digest}`;
     if (bytes.byteLength !== descriptor.size) throw new SizeMismatchError(descriptor.size, bytes.byteLength, what);
     const actual = digestOf(bytes, parseDigest(descriptor.digest).algorithm);
@@ -273,7 +274,7 @@ export class ArchiveWriter {
     if (image === undefined) {
       throw new QuaysideError("UNSUPPORTED_IN_ARCHIVE", `docker-archive:${this.path} is being written: only its manifests can be read back before close()`, { category: "invalid-input" });
     }
-    return Readable.from([Buffer.from(image.manifest.bytes)]);
+    return bytesStream(image.manifest.bytes);
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,9 @@ import { createVerifyingStream, DigestHasher, digestOf, parseDigest, verifiedCon
 import { DigestMismatchError, NetworkError, ProtocolError, RegistryError } from "../errors.js";
 import type { HttpResponse } from "../http/transport.js";
 import type { Descriptor } from "../media/types.js";
-import type { RegistryClient, RequestOptions } from "./client.js";
+import { countingStream } from "../util/streams.js";
+import { blobExists, headBlob } from "./blobs.js";
+import type { RegistrySession, RequestOptions } from "./session.js";
 
 export interface BlobUploadOptions extends RequestOptions {
   /** The blob's digest, if known: enables the existence check, mounts and a one-request upload. */
@@ -45,7 +47,7 @@ const MAX_CHUNK_RESUMES = 3;
  */
 export type BlobSource = Uint8Array | Readable | Promise<Readable>;
 
-export async function uploadBlob(client: RegistryClient, repository: string, source: BlobSource, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
+export async function uploadBlob(session: RegistrySession, repository: string, source: BlobSource, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
   // Settled below; a rejection while the POST is in flight is not an unhandled one.
   if (source instanceof Promise) source.catch(() => undefined);
   if (options.digest !== undefined) parseDigest(options.digest);
@@ -55,7 +57,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, sou
   const scopes = uploadScopes(repository, options.mountFrom);
   const base = `/v2/${repository}/blobs/uploads/`;
 
-  if (known !== undefined && options.skipExisting !== false && (await client.blobExists(repository, known.digest, options))) {
+  if (known !== undefined && options.skipExisting !== false && (await blobExists(session, repository, known.digest, options))) {
     drain(source);
     return { descriptor: { mediaType, digest: known.digest, size: known.size ?? -1 }, outcome: "skipped" };
   }
@@ -63,17 +65,17 @@ export async function uploadBlob(client: RegistryClient, repository: string, sou
   let location: string;
   if (known !== undefined && options.mountFrom !== undefined && options.mountFrom !== repository) {
     const query = new URLSearchParams({ mount: known.digest, from: options.mountFrom });
-    const response = await client.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], signal: options.signal });
+    const response = await session.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], signal: options.signal });
     await response.dump();
     if (response.status === 201) {
       drain(source);
       checkServedDigest(response, known.digest);
-      const size = known.size ?? (await client.headBlob(repository, known.digest, options)).size;
+      const size = known.size ?? (await headBlob(session, repository, known.digest, options)).size;
       return { descriptor: { mediaType, digest: known.digest, size }, outcome: "mounted" };
     }
     location = requireLocation(response);
-  } else if (source instanceof Uint8Array && known !== undefined && source.length <= MONOLITHIC_POST_LIMIT && client.capabilities.monolithicPost !== false) {
-    const response = await client.send({
+  } else if (source instanceof Uint8Array && known !== undefined && source.length <= MONOLITHIC_POST_LIMIT && session.capabilities.monolithicPost !== false) {
+    const response = await session.send({
       method: "POST",
       path: `${base}?${new URLSearchParams({ digest: known.digest })}`,
       scopes,
@@ -84,38 +86,38 @@ export async function uploadBlob(client: RegistryClient, repository: string, sou
     });
     await response.dump();
     if (response.status === 201) {
-      client.capabilities.monolithicPost = true;
+      session.capabilities.monolithicPost = true;
       checkServedDigest(response, known.digest);
       options.onProgress?.(source.length);
       return { descriptor: { mediaType, digest: known.digest, size: source.length }, outcome: "uploaded" };
     }
     // The server ignored the body and opened a session instead: remember, and upload into it.
-    client.capabilities.monolithicPost = false;
+    session.capabilities.monolithicPost = false;
     location = requireLocation(response);
   } else {
-    const response = await client.send({ method: "POST", path: base, scopes, expect: [202], signal: options.signal });
+    const response = await session.send({ method: "POST", path: base, scopes, expect: [202], signal: options.signal });
     await response.dump();
     location = requireLocation(response);
   }
 
-  const content = source instanceof Promise ? await openedOrCancel(client, location, source, scopes) : source;
+  const content = source instanceof Promise ? await openedOrCancel(session, location, source, scopes) : source;
   const descriptor =
     options.chunkSize !== undefined
-      ? await uploadChunked(client, location, content, scopes, options, mediaType)
+      ? await uploadChunked(session, location, content, scopes, options, mediaType)
       : content instanceof Uint8Array
-        ? await putWhole(client, location, content, known?.digest ?? digestOf(content), scopes, options, mediaType)
+        ? await putWhole(session, location, content, known?.digest ?? digestOf(content), scopes, options, mediaType)
         : known?.size !== undefined
-          ? await putWhole(client, location, content, known.digest, scopes, options, mediaType, known.size)
-          : await patchStreamThenPut(client, location, content, scopes, options, mediaType);
+          ? await putWhole(session, location, content, known.digest, scopes, options, mediaType, known.size)
+          : await patchStreamThenPut(session, location, content, scopes, options, mediaType);
   return { descriptor, outcome: "uploaded" };
 }
 
 /** The pending source, or, when it fails to open, the upload session cancelled (best effort) and its error. */
-async function openedOrCancel(client: RegistryClient, location: string, pending: Promise<Readable>, scopes: readonly Scope[]): Promise<Readable> {
+async function openedOrCancel(session: RegistrySession, location: string, pending: Promise<Readable>, scopes: readonly Scope[]): Promise<Readable> {
   try {
     return await pending;
   } catch (err) {
-    await client
+    await session
       .send({ method: "DELETE", path: location, scopes, expect: [204, 404] })
       .then((response) => response.dump())
       .catch(() => undefined);
@@ -142,7 +144,7 @@ function uploadScopes(repository: string, mountFrom: string | undefined): Scope[
 
 /** One PUT carrying the whole blob, verified on the way when it streams. */
 async function putWhole(
-  client: RegistryClient,
+  session: RegistrySession,
   location: string,
   source: Uint8Array | Readable,
   digest: string,
@@ -153,7 +155,7 @@ async function putWhole(
 ): Promise<Descriptor> {
   const length = source instanceof Uint8Array ? source.length : (size as number);
   const body = source instanceof Uint8Array ? source : verifiedWithProgress(source, digest, length, options.onProgress);
-  const response = await client.send({
+  const response = await session.send({
     method: "PUT",
     path: withDigest(location, digest),
     scopes,
@@ -170,7 +172,7 @@ async function putWhole(
 
 /** Unknown digest: stream the body in one PATCH while hashing, then close the upload with the digest we computed. */
 async function patchStreamThenPut(
-  client: RegistryClient,
+  session: RegistrySession,
   location: string,
   source: Readable,
   scopes: readonly Scope[],
@@ -186,7 +188,7 @@ async function patchStreamThenPut(
     },
   });
   source.on("error", (err) => hashing.destroy(err));
-  const patched = await client.send({
+  const patched = await session.send({
     method: "PATCH",
     path: location,
     scopes,
@@ -197,7 +199,7 @@ async function patchStreamThenPut(
   });
   await patched.dump();
   const digest = hasher.digest();
-  const closed = await client.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], signal: options.signal });
+  const closed = await session.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], signal: options.signal });
   await closed.dump();
   checkServedDigest(closed, digest);
   return { mediaType, digest, size: hasher.bytes };
@@ -208,7 +210,7 @@ async function patchStreamThenPut(
  * connection the server's Range says where to go on from, within the current chunk.
  */
 async function uploadChunked(
-  client: RegistryClient,
+  session: RegistrySession,
   firstLocation: string,
   source: Uint8Array | Readable,
   scopes: readonly Scope[],
@@ -227,7 +229,7 @@ async function uploadChunked(
       const part = chunk.subarray(sent);
       const start = offset + sent;
       try {
-        const response = await client.send({
+        const response = await session.send({
           method: "PATCH",
           path: location,
           scopes,
@@ -246,7 +248,7 @@ async function uploadChunked(
       } catch (err) {
         const retryable = (err instanceof RegistryError && err.status === 416) || err instanceof NetworkError;
         if (!retryable || resumes++ >= MAX_CHUNK_RESUMES || options.signal?.aborted) throw err;
-        const status = await uploadStatus(client, location, scopes, options);
+        const status = await uploadStatus(session, location, scopes, options);
         location = status.location;
         if (status.next < offset || status.next > offset + chunk.length) {
           throw new ProtocolError(`upload resume: the server has ${status.next} bytes, outside the chunk at ${offset}-${offset + chunk.length - 1}`);
@@ -259,15 +261,15 @@ async function uploadChunked(
   }
   const digest = hasher.digest();
   if (options.digest !== undefined && digest !== options.digest) throw new DigestMismatchError(options.digest, digest, "uploaded blob");
-  const closed = await client.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], signal: options.signal });
+  const closed = await session.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], signal: options.signal });
   await closed.dump();
   checkServedDigest(closed, digest);
   return { mediaType, digest, size: offset };
 }
 
 /** GET on an upload session: 204 with `Range: 0-N` (the bytes it holds) and a fresh Location. */
-async function uploadStatus(client: RegistryClient, location: string, scopes: readonly Scope[], options: RequestOptions): Promise<{ next: number; location: string }> {
-  const response = await client.send({ method: "GET", path: location, scopes, expect: [204], signal: options.signal });
+async function uploadStatus(session: RegistrySession, location: string, scopes: readonly Scope[], options: RequestOptions): Promise<{ next: number; location: string }> {
+  const response = await session.send({ method: "GET", path: location, scopes, expect: [204], signal: options.signal });
   await response.dump();
   const range = /^(?:bytes=)?0-(\d+)$/.exec(response.header("range") ?? "");
   return { next: range ? Number(range[1]) + 1 : 0, location: response.header("location") ?? location };
@@ -308,16 +310,6 @@ function verifiedWithProgress(source: Readable, digest: string, size: number, on
   // pipeline() destroys every stage on a failure, so the request body errors and the PUT never completes.
   pipeline([source, ...stages], () => undefined);
   return last;
-}
-
-function countingStream(onProgress: (bytes: number) => void): Transform {
-  let bytes = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      onProgress((bytes += chunk.length));
-      callback(null, chunk);
-    },
-  });
 }
 
 function drain(source: BlobSource): void {
