@@ -4,6 +4,7 @@
  */
 import { MultiBar, Presets, type SingleBar } from "cli-progress";
 import type { Writable } from "node:stream";
+import type { CopyEvent } from "../index.js";
 import { formatBytes } from "./output.js";
 
 export type ProgressMode = "tty" | "plain" | "json" | "none";
@@ -35,15 +36,22 @@ export function createProgress(mode: ProgressMode, stderr: Writable): ProgressRe
   }
 }
 
+const LABEL_WIDTH = 12;
+/** Everything on a bar's line but the bar: label, percentage, sizes, speed, time left. */
+const BAR_TEXT_WIDTH = LABEL_WIDTH + 52;
+
 class BarProgress implements ProgressReporter {
   private readonly multi: MultiBar;
-  private readonly bars = new Map<string, SingleBar>();
+  private readonly bars = new Map<string, { bar: SingleBar; started: number }>();
 
-  constructor(stderr: Writable) {
+  constructor(stderr: Writable & { columns?: number }) {
+    // The bar takes what the terminal's width leaves, so a line never wraps.
+    const columns = stderr.columns ?? 80;
     this.multi = new MultiBar(
       {
         stream: stderr as NodeJS.WriteStream,
-        format: " {label} [{bar}] {percentage}% {done}/{size}",
+        format: " {label} [{bar}] {percentage}% {done}/{size} {speed} {left}",
+        barsize: Math.max(5, Math.min(40, columns - BAR_TEXT_WIDTH)),
         hideCursor: true,
         clearOnComplete: false,
         autopadding: true,
@@ -55,22 +63,82 @@ class BarProgress implements ProgressReporter {
   }
 
   start(id: string, label: string, total: number): void {
-    this.bars.set(id, this.multi.create(Math.max(total, 1), 0, { label, done: formatBytes(0), size: formatBytes(total) }));
+    const bar = this.multi.create(Math.max(total, 1), 0, { label: label.padEnd(LABEL_WIDTH), done: formatBytes(0), size: formatBytes(total), speed: "", left: "" });
+    this.bars.set(id, { bar, started: Date.now() });
   }
 
   update(id: string, bytes: number): void {
-    const bar = this.bars.get(id);
-    bar?.update(bytes, { done: formatBytes(bytes) });
+    const item = this.bars.get(id);
+    if (!item) return;
+    const seconds = (Date.now() - item.started) / 1000;
+    const rate = seconds > 0.5 ? bytes / seconds : 0;
+    const total = item.bar.getTotal();
+    item.bar.update(bytes, {
+      done: formatBytes(bytes),
+      speed: rate > 0 ? `${formatBytes(rate)}/s` : "",
+      left: rate > 0 && bytes < total ? formatDuration((total - bytes) / rate) : "",
+    });
   }
 
   done(id: string): void {
-    const bar = this.bars.get(id);
-    if (bar) bar.update(bar.getTotal(), { done: formatBytes(bar.getTotal()) });
+    const item = this.bars.get(id);
+    if (item) item.bar.update(item.bar.getTotal(), { done: formatBytes(item.bar.getTotal()), left: "" });
   }
 
   stop(): void {
     this.multi.stop();
   }
+}
+
+/** "42s", "3m05s", "1h02m": time left, short. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/**
+ * Copy engine events as one bar (or line) per blob plus a total. The total is done once, after
+ * the last blob, however the bytes were counted (skipped and mounted blobs move none).
+ */
+export function copyProgress(progress: ProgressReporter): (event: CopyEvent) => void {
+  const counted = new Map<string, number>();
+  let blobs = 0;
+  let finished = 0;
+  let transferred = 0;
+  const finishTotal = (): void => {
+    if (finished === blobs) progress.done("total");
+  };
+  return (event) => {
+    switch (event.type) {
+      case "plan":
+        blobs = event.blobs.length;
+        progress.start("total", "total", event.blobs.reduce((sum, b) => sum + b.size, 0));
+        if (blobs === 0) finishTotal();
+        return;
+      case "blob-start":
+        progress.start(event.descriptor.digest, event.descriptor.digest.slice(7, 19), event.descriptor.size);
+        return;
+      case "blob-progress":
+      case "blob-done": {
+        const { digest, size } = event.descriptor;
+        const bytes = event.type === "blob-done" ? size : event.bytes;
+        transferred += bytes - (counted.get(digest) ?? 0);
+        counted.set(digest, bytes);
+        if (event.type === "blob-progress") progress.update(digest, bytes);
+        else progress.done(digest, event.outcome);
+        progress.update("total", transferred);
+        if (event.type === "blob-done") {
+          finished++;
+          finishTotal();
+        }
+        return;
+      }
+      case "manifest-done":
+        return;
+    }
+  };
 }
 
 /** One line when an item starts and ends; never a line per chunk, so logs stay short. */

@@ -2,7 +2,8 @@
 import * as assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import { chooseProgressMode, createProgress } from "../../src/cli/progress.js";
+import { chooseProgressMode, copyProgress, createProgress, formatDuration } from "../../src/cli/progress.js";
+import type { CopyEvent } from "../../src/index.js";
 
 function capture(tty = false): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => string } {
   const stream: PassThrough & { isTTY?: boolean; columns?: number; cursorTo?: unknown; clearLine?: unknown; moveCursor?: unknown } = new PassThrough();
@@ -66,8 +67,8 @@ describe("createProgress", () => {
     p.done("total");
     p.stop();
     const text = out.text();
-    assert.match(text, /layer-c \[[^\]]+\] +100% 3\.00 kB\/3\.00 kB/);
-    assert.match(text, /total \[/);
+    assert.match(text, /layer-c +\[[^\]]+\] +100% 3\.00 kB\/3\.00 kB/);
+    assert.match(text, /total +\[/);
   });
 
   it("none: writes nothing", () => {
@@ -77,5 +78,77 @@ describe("createProgress", () => {
     p.done("d");
     p.stop();
     assert.equal(out.text(), "");
+  });
+});
+
+describe("copyProgress", () => {
+  const blob = (n: number, size: number) => ({ mediaType: "application/octet-stream", digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size });
+  const run = (mode: "plain" | "json", events: CopyEvent[]): string[] => {
+    const out = capture();
+    const handle = copyProgress(createProgress(mode, out.stream));
+    for (const event of events) handle(event);
+    return out.text().trim().split("\n");
+  };
+  // The bytes reach the total before the last blob is reported done: the total must still come last, once.
+  const a = blob(1, 100);
+  const b = blob(2, 50);
+  const c = blob(3, 0);
+  const events: CopyEvent[] = [
+    { type: "plan", blobs: [a, b, c], manifests: 1 },
+    { type: "blob-start", descriptor: a },
+    { type: "blob-start", descriptor: b },
+    { type: "blob-start", descriptor: c },
+    { type: "blob-progress", descriptor: b, bytes: 50 },
+    { type: "blob-progress", descriptor: a, bytes: 100 },
+    { type: "blob-done", descriptor: b, outcome: "copied" },
+    { type: "blob-done", descriptor: c, outcome: "skipped" },
+    { type: "blob-done", descriptor: a, outcome: "copied" },
+    { type: "manifest-done", descriptor: blob(4, 10), outcome: "copied" },
+  ];
+
+  it("json: the total's done once, last, after every blob's; labels unpadded", () => {
+    const lines = run("json", events).map((l) => JSON.parse(l) as { event: string; id: string; label: string; bytes?: number });
+    const totals = lines.filter((l) => l.id === "total");
+    assert.deepEqual(totals.map((l) => l.event), ["start", "done"]);
+    assert.equal(lines[lines.length - 1]?.id, "total");
+    assert.equal(lines[lines.length - 1]?.bytes, 150);
+    for (const line of lines) assert.equal(line.label, line.label.trim());
+  });
+
+  it("plain: the same order", () => {
+    const lines = run("plain", events);
+    assert.equal(lines.filter((l) => / total /.test(` ${l} `)).length, 2);
+    assert.match(lines[lines.length - 1] ?? "", /^done total \(150 B, \d+ ms\)$/);
+  });
+
+  it("an image with no blobs to move still ends its total", () => {
+    const lines = run("json", [{ type: "plan", blobs: [], manifests: 1 }]).map((l) => JSON.parse(l) as { event: string });
+    assert.deepEqual(lines.map((l) => l.event), ["start", "done"]);
+  });
+});
+
+describe("bars", () => {
+  it("fit the terminal's width and show speed and time left", async () => {
+    for (const columns of [60, 100, 160]) {
+      const out = capture(true);
+      out.stream.columns = columns;
+      const p = createProgress("tty", out.stream);
+      p.start("x", "layer-x", 10_000_000);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      p.update("x", 1_000_000);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      p.stop();
+      // What the terminal shows: the text between cursor moves, escape codes taken out.
+      const drawn = out.text().split(/\x1B\[\d*G|[\r\n]/).map((l) => l.replace(/\x1B\[[0-9;?]*[A-Za-z]/g, "")).filter((l) => l.includes("layer-x"));
+      assert.ok(drawn.length > 0);
+      for (const line of drawn) assert.ok(line.length <= columns, `${line.length} > ${columns}: ${line}`);
+      assert.match(drawn[drawn.length - 1] ?? "", /MB\/s \d+s/);
+    }
+  });
+
+  it("formatDuration", () => {
+    assert.equal(formatDuration(42.4), "42s");
+    assert.equal(formatDuration(185), "3m05s");
+    assert.equal(formatDuration(3720), "1h02m");
   });
 });

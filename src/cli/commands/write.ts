@@ -1,9 +1,9 @@
 /** Write commands: copy, tag, delete, untag, check, blob put/mount/delete, login, logout. */
 import * as quayside from "../../index.js";
-import { NotFoundError, parsePlatformList, UsageError, type CopyEvent, type CopyReport } from "../../index.js";
+import { NotFoundError, parsePlatformList, UsageError, type CopyReport } from "../../index.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../output.js";
-import { chooseProgressMode, createProgress, type ProgressReporter } from "../progress.js";
+import { chooseProgressMode, copyProgress, createProgress } from "../progress.js";
 
 export interface CopyCommandOptions {
   allPlatforms?: boolean;
@@ -29,7 +29,7 @@ export async function copy(ctx: CliContext, source: string, destination: string,
       sourceAuthFile: options.srcAuthFile,
       destinationAuthFile: options.destAuthFile,
       // No listener, no per-chunk counting on the hot path.
-      onEvent: mode !== "none" ? progressHandler(progress) : undefined,
+      onEvent: mode !== "none" ? copyProgress(progress) : undefined,
       onNote: (message) => ctx.output.info(message),
     });
   } finally {
@@ -41,43 +41,6 @@ export async function copy(ctx: CliContext, source: string, destination: string,
     `  ${formatBytes(r.bytes)} in ${(r.durationMs / 1000).toFixed(2)} s${r.platforms.length > 0 ? `; platforms: ${r.platforms.join(", ")}` : ""}`,
     ...(r.indexRewritten ? [`  note: a new index of the chosen platforms was written; its digest differs from the source's ${r.source.digest}`] : []),
   ]);
-}
-
-/** Engine events -> one bar (or line) per blob plus a total. */
-function progressHandler(progress: ProgressReporter): (event: CopyEvent) => void {
-  const done = new Map<string, number>();
-  let total = 0;
-  let transferred = 0;
-  return (event) => {
-    switch (event.type) {
-      case "plan":
-        total = event.blobs.reduce((sum, b) => sum + b.size, 0);
-        progress.start("total", "total".padEnd(12), total);
-        return;
-      case "blob-start":
-        progress.start(event.descriptor.digest, event.descriptor.digest.slice(7, 19), event.descriptor.size);
-        return;
-      case "blob-progress": {
-        const before = done.get(event.descriptor.digest) ?? 0;
-        done.set(event.descriptor.digest, event.bytes);
-        transferred += event.bytes - before;
-        progress.update(event.descriptor.digest, event.bytes);
-        progress.update("total", transferred);
-        return;
-      }
-      case "blob-done": {
-        const before = done.get(event.descriptor.digest) ?? 0;
-        transferred += event.descriptor.size - before;
-        done.set(event.descriptor.digest, event.descriptor.size);
-        progress.done(event.descriptor.digest, event.outcome);
-        progress.update("total", transferred);
-        if (transferred >= total) progress.done("total");
-        return;
-      }
-      case "manifest-done":
-        return;
-    }
-  };
 }
 
 /** `tag REF NEWTAG`: the same manifest bytes under another tag; NEWTAG may name another repository (blobs follow, mounted where possible). */
