@@ -13,6 +13,7 @@ const shim = (name) => join(root, "scripts", "bundle-shims", name);
 // The ESM bundle of earlier builds.
 rmSync(join(root, "dist", "cli.js"), { force: true });
 rmSync(join(root, "dist", "cli.js.map"), { force: true });
+rmSync(join(root, "dist", "cli.cjs.map"), { force: true });
 await build({
   entryPoints: [join(root, "dist", "cli", "main.js")],
   outfile: join(root, "dist", "cli.cjs"),
@@ -22,7 +23,8 @@ await build({
   target: "node20",
   // `import()` of a Node built-in becomes require(): a vm.Script has no module loader.
   supported: { "dynamic-import": false },
-  sourcemap: true,
+  // No map: the package ships no sources for one to point at (and it weighed 1.7 MB).
+  sourcemap: false,
   logLevel: "warning",
   plugins: [
     {
