@@ -72,7 +72,9 @@ if (integration.length > 0) {
   console.log(`test environment ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${envFile})`);
 }
 
-const args = ["--test", "--test-concurrency=2", "--enable-source-maps", ...files];
+// One line per file, failures in full, a summary line last; QUAYSIDE_TEST_REPORTER=spec (or tap) for every test.
+const reporter = process.env.QUAYSIDE_TEST_REPORTER ?? join(ROOT, "scripts", "test-reporter.mjs");
+const args = ["--test", "--test-concurrency=2", "--enable-source-maps", `--test-reporter=${reporter}`, ...files];
 const code = await new Promise((resolveCode) => {
   child = spawn(process.execPath, args, { stdio: "inherit", env, cwd: ROOT });
   const limit = setTimeout(() => {

@@ -1,7 +1,8 @@
 // What the demo and the test runner need before any TypeScript runs: npm packages, a build,
 // and the Debian tools the real-server harness drives (docker-registry, skopeo, htpasswd, openssl, umoci).
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,6 +36,29 @@ function runOrExit(command, args, options = {}) {
   }
 }
 
+/** Run quietly, its output kept in a log shown only if it fails. */
+function runLogged(command, args, options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "quayside-setup-"));
+  const log = join(dir, "output.log");
+  try {
+    const result = spawnSync("sh", ["-c", `"$0" "$@" >"${log}" 2>&1`, command, ...args], { stdio: "inherit", cwd: ROOT, timeout: 10 * 60 * 1000, ...options });
+    if (result.status !== 0) {
+      const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+      console.error(`${command} ${args.join(" ")} failed:\n${text.split("\n").slice(-30).join("\n")}`);
+      process.exit(1);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function timed(what, work) {
+  const started = Date.now();
+  process.stdout.write(`${what} ... `);
+  work();
+  console.log(`done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
 /** apt-get install whatever of SYSTEM_TOOLS is missing (as root), or say how to. */
 export function ensureSystemTools(tools = SYSTEM_TOOLS) {
   const missing = tools.filter((t) => !onPath(t.bin));
@@ -44,10 +68,11 @@ export function ensureSystemTools(tools = SYSTEM_TOOLS) {
     console.error(`missing ${missing.map((t) => t.bin).join(", ")}: run  sudo apt-get install -y ${pkgs.join(" ")}`);
     process.exit(1);
   }
-  console.log(`installing ${pkgs.join(" ")} ...`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  runOrExit("apt-get", ["update"], { env });
-  runOrExit("apt-get", ["install", "-y", "--no-install-recommends", ...pkgs], { env });
+  timed(`first run: installing the Debian packages ${pkgs.join(" ")} (apt-get, from Debian's archive)`, () => {
+    runLogged("apt-get", ["update", "-q"], { env });
+    runLogged("apt-get", ["install", "-y", "-q", "--no-install-recommends", ...pkgs], { env });
+  });
   const still = tools.filter((t) => !onPath(t.bin));
   if (still.length > 0) {
     console.error(`still missing after apt-get: ${still.map((t) => t.bin).join(", ")}`);
@@ -55,13 +80,37 @@ export function ensureSystemTools(tools = SYSTEM_TOOLS) {
   }
 }
 
-/** npm packages (if node_modules is missing) and both builds: dist/ (the package) and build/ (tests, harness, scripts). */
+/** The newest modification time under `path` (a file or a directory tree), 0 when absent. */
+function newest(path) {
+  if (!existsSync(path)) return 0;
+  const info = statSync(path);
+  if (!info.isDirectory()) return info.mtimeMs;
+  let latest = 0;
+  for (const name of readdirSync(path)) if (name !== "node_modules") latest = Math.max(latest, newest(join(path, name)));
+  return latest;
+}
+
+/** What the builds read, and what they write last. */
+const BUILD_INPUTS = ["src", "test", "bench", "scripts", "package-lock.json", "tsconfig.json", "tsconfig.base.json", "tsconfig.build.json"];
+const BUILD_OUTPUTS = [join("dist", "cli.cjs.cache"), join("build", "scripts", "demo.js"), join("build", "scripts", "registry.js")];
+
+/**
+ * npm packages (if node_modules is missing) and both builds: dist/ (the package) and build/
+ * (tests, harness, scripts), each skipped when its outputs are newer than every input.
+ */
 export function ensureBuilt() {
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  if (!existsSync(join(ROOT, "node_modules", "typescript"))) runOrExit(npm, ["ci", "--no-audit", "--no-fund"]);
+  if (!existsSync(join(ROOT, "node_modules", "typescript"))) {
+    timed("first run: installing the npm packages (npm ci)", () => runLogged(npm, ["ci", "--no-audit", "--no-fund"]));
+  }
+  const outputs = BUILD_OUTPUTS.map((p) => newest(join(ROOT, p)));
+  const inputs = Math.max(...BUILD_INPUTS.map((p) => newest(join(ROOT, p))));
+  if (outputs.every((t) => t > inputs)) return;
   const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-  runOrExit(process.execPath, [tsc, "-p", "tsconfig.build.json"]);
-  // The CLI bundle and its code cache, which bin/quayside.js loads.
-  runOrExit(process.execPath, [join(ROOT, "scripts", "bundle-cli.mjs")]);
-  runOrExit(process.execPath, [tsc, "-p", "tsconfig.json"]);
+  timed("building quayside (tsc, the CLI bundle, the test harness)", () => {
+    runOrExit(process.execPath, [tsc, "-p", "tsconfig.build.json"]);
+    // The CLI bundle and its code cache, which bin/quayside.js loads.
+    runOrExit(process.execPath, [join(ROOT, "scripts", "bundle-cli.mjs")]);
+    runOrExit(process.execPath, [tsc, "-p", "tsconfig.json"]);
+  });
 }

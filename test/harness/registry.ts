@@ -20,6 +20,8 @@ export interface StartRegistryOptions {
   deleteEnabled?: boolean;
   /** catalog.maxentries: the most repositories one /v2/_catalog page returns (registry default 1000). */
   catalogMaxEntries?: number;
+  /** Listen on this port of 127.0.0.1 (default: a free one). */
+  port?: number;
   /** Share storage with another instance; not removed by stop(). Default: a fresh temp dir. */
   storageDir?: string;
   /** basic: the one htpasswd user (default admin + a random password). */
@@ -136,7 +138,7 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Runn
     }
 
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = options.port ?? (await freePort());
       const config = {
         version: "0.1",
         log: { level: "info", formatter: "text", accesslog: { disabled: true } },
@@ -179,7 +181,7 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Runn
       await terminate(child, killGroup);
       unregisterKill();
       const log = await readFile(result.logFile, "utf8").catch(() => "");
-      if (attempt < START_ATTEMPTS && log.includes("address already in use")) continue;
+      if (options.port === undefined && attempt < START_ATTEMPTS && log.includes("address already in use")) continue;
       throw new Error(`docker-registry (${options.mode}) did not become ready on ${url}; its log:\n${log.slice(-4000)}`);
     }
   } catch (error) {
