@@ -1,0 +1,75 @@
+/**
+ * The README's library example, taken from the README itself (not a copy), run as a user would
+ * run it against the real registry: "quayside" resolves to the built package, localhost:5000 to
+ * the test registry.
+ */
+import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { copy, getDigest, isNotFound, listTags } from "../../src/index.js";
+import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
+import { collect } from "./helpers.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+let env: TestEnvironment;
+let workDir: string;
+
+before(async () => {
+  env = await getTestEnvironment();
+  workDir = await mkdtemp(join(tmpdir(), "quayside-readme-"));
+});
+after(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+/** The first ```ts block after a heading. */
+async function readmeBlock(heading: string): Promise<string> {
+  const readme = await readFile(join(root, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf(`\n${heading}\n`));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  assert.ok(match?.[1], `no ts block under ${heading}`);
+  return match[1];
+}
+
+test("the library example in the README runs against a real registry and does what it says", async () => {
+  const { multi } = env.anonymous.seeded;
+  // A repository of its own, so tags made here meet no other test.
+  const repository = `readme/app-${process.pid}`;
+  await copy(`${env.anonymous.host}/${multi.repository}:${multi.tag}`, `${env.anonymous.host}/${repository}:1.0`, { configFiles: false });
+
+  const code = (await readmeBlock("## The library"))
+    .replaceAll('from "quayside"', `from ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}`)
+    .replaceAll("localhost:5000/team/app", `${env.anonymous.host}/${repository}`)
+    .replaceAll('repository("team/app")', `repository(${JSON.stringify(repository)})`)
+    .replaceAll('getManifest("team/app"', `getManifest(${JSON.stringify(repository)}`)
+    .replaceAll("localhost:5000", env.anonymous.host);
+  const script = join(workDir, "example.mjs");
+  await writeFile(script, code);
+  const { stdout } = await promisify(execFile)(process.execPath, [script], {
+    cwd: workDir,
+    env: { PATH: process.env["PATH"], HOME: workDir, DOCKER_CONFIG: join(workDir, "docker") },
+    timeout: 60_000,
+  });
+  const lines = stdout.trimEnd().split("\n");
+  const arm64 = multi.manifests.find((m) => m.platform.architecture === "arm64");
+  assert.ok(arm64);
+  assert.equal(lines[0], `linux/arm64/v8 ${arm64.layers.length} ${arm64.size + arm64.config.size + arm64.layers.reduce((sum, l) => sum + l.size, 0)}`);
+  assert.ok(lines.some((l) => l.startsWith("true { copied: ")), stdout);
+  // The layout the example wrote is the image, byte for byte.
+  assert.equal((await getDigest(`oci:${join(workDir, "app-layout")}:1.0`, { configFiles: false })).digest, multi.digest);
+  assert.ok(lines.includes("1.0"), stdout);
+  assert.ok(lines.some((l) => l.includes("untagged") && l.includes(":stable")), stdout);
+  // untag removed "stable" and kept the image.
+  assert.deepEqual(await collect(listTags(`${env.anonymous.host}/${repository}`, { configFiles: false })), ["1.0"]);
+  const amd64 = multi.manifests.find((m) => m.platform.architecture === "amd64");
+  assert.ok(lines.some((l) => l.startsWith(`${amd64?.digest} linux/amd64`)), stdout);
+  assert.ok(lines.includes(repository), stdout);
+  assert.ok(lines.includes(`${multi.mediaType === "application/vnd.oci.image.index.v1+json" ? "oci-index" : "docker-list"} ${multi.digest}`), stdout);
+  const gone = await getDigest(`${env.anonymous.host}/${repository}:stable`, { configFiles: false }).catch((e: unknown) => e);
+  assert.ok(isNotFound(gone));
+});
