@@ -39,10 +39,13 @@ export async function runRegistry(argv: readonly string[]): Promise<number> {
   console.log(`registry ready at ${registry.host} (storage: ${storageDir ?? "a temporary directory, removed on exit"})`);
   console.log(`try:  npx quayside copy oci:DIR:TAG ${registry.host}/me/app:1.0   and   npx quayside tags ${registry.host}/me/app`);
   console.log("Ctrl-C stops it.");
+  // Signal listeners alone do not keep Node running: a timer does, until one arrives.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
     process.once("SIGINT", () => resolveSignal("SIGINT"));
     process.once("SIGTERM", () => resolveSignal("SIGTERM"));
   });
+  clearInterval(keepAlive);
   await registry.stop();
   console.log(`\n${signal}: registry stopped`);
   return 0;

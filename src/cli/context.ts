@@ -2,6 +2,7 @@
 import type { Readable } from "node:stream";
 import { ClientPool, UsageError, type ClientPoolOptions, type Credential } from "../index.js";
 import { Output, type OutputStreams } from "./output.js";
+import { ask, isInteractive, type TerminalInput } from "./prompt.js";
 
 export interface GlobalOptions {
   json?: boolean;
@@ -19,7 +20,7 @@ export interface GlobalOptions {
 }
 
 export interface CliIo extends OutputStreams {
-  stdin: Readable;
+  stdin: TerminalInput;
   env: NodeJS.ProcessEnv;
 }
 
@@ -63,13 +64,24 @@ export class CliContext {
     };
   }
 
-  /** The credential given with -u/--password-stdin (stdin is read once), if any. */
-  credential(): Promise<Credential | undefined> {
+  /**
+   * The credential given with -u/--password-stdin (stdin is read once), if any. With `ask` (login)
+   * on a terminal, what is missing is asked for, the password without echo.
+   */
+  credential(options: { ask?: boolean } = {}): Promise<Credential | undefined> {
     this.givenCredential ??= (async () => {
-      const { username, passwordStdin } = this.options;
-      if (username === undefined) {
+      const { passwordStdin } = this.options;
+      let { username } = this.options;
+      const interactive = options.ask === true && !passwordStdin && isInteractive(this.io.stdin);
+      if (username === undefined && interactive) username = (await ask(this.io.stdin, this.io.stderr, "Username: ")).trim();
+      if (username === undefined || username === "") {
         if (passwordStdin) throw new UsageError("--password-stdin needs --username");
         return undefined;
+      }
+      if (interactive) {
+        const password = await ask(this.io.stdin, this.io.stderr, "Password: ", { secret: true });
+        if (password === "") throw new UsageError("no password given");
+        return { kind: "basic", username, password };
       }
       if (!passwordStdin) throw new UsageError("--username needs --password-stdin (passwords are never taken as arguments)");
       const password = (await readText(this.io.stdin)).replace(/\r?\n$/, "");

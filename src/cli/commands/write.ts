@@ -104,8 +104,8 @@ export async function blobDelete(ctx: CliContext, reference: string): Promise<vo
 }
 
 export async function login(ctx: CliContext, registry: string): Promise<void> {
-  const credential = await ctx.credential();
-  if (credential?.kind !== "basic") throw new UsageError("login needs -u/--username and --password-stdin");
+  const credential = await ctx.credential({ ask: true });
+  if (credential?.kind !== "basic") throw new UsageError("login needs -u/--username and --password-stdin (or a terminal to ask on)");
   const pool = await ctx.pool();
   const result = await quayside.login(registry, credential.username, credential.password, { ...pool.options, authFile: ctx.options.authfile });
   ctx.output.result(result, (r) => `Login succeeded: ${r.username} at ${r.registry} (saved in ${r.config})`);
