@@ -3,14 +3,73 @@
  * so callers (and the CLI's exit codes) can branch on `err.code` instead of messages.
  */
 
+/** The error codes of the distribution spec (and Docker Hub's TOOMANYREQUESTS), as registries send them. */
+export const DISTRIBUTION_ERROR_CODES = [
+  "BLOB_UNKNOWN",
+  "BLOB_UPLOAD_INVALID",
+  "BLOB_UPLOAD_UNKNOWN",
+  "DIGEST_INVALID",
+  "MANIFEST_BLOB_UNKNOWN",
+  "MANIFEST_INVALID",
+  "MANIFEST_UNKNOWN",
+  "MANIFEST_UNVERIFIED",
+  "NAME_INVALID",
+  "NAME_UNKNOWN",
+  "PAGINATION_NUMBER_INVALID",
+  "RANGE_INVALID",
+  "SIZE_INVALID",
+  "TAG_INVALID",
+  "UNAUTHORIZED",
+  "DENIED",
+  "UNSUPPORTED",
+  "TOOMANYREQUESTS",
+] as const;
+
+export type DistributionErrorCode = (typeof DISTRIBUTION_ERROR_CODES)[number];
+
+/** Every code a QuaysideError can carry: a closed set callers can switch on. */
+export type ErrorCode =
+  | DistributionErrorCode
+  /** A registry error whose body named no code we know: the HTTP status says what it was. */
+  | `HTTP_${number}`
+  | "NOT_FOUND"
+  | "USAGE"
+  | "INVALID_REFERENCE"
+  | "INVALID_DIGEST"
+  | "INVALID_PLATFORM"
+  | "INVALID_MANIFEST"
+  | "INVALID_LAYOUT"
+  | "INVALID_ARCHIVE"
+  | "INVALID_DOCKER_CONFIG"
+  | "PLATFORM_NOT_FOUND"
+  | "UNEXPECTED_MEDIA_TYPE"
+  | "UNSUPPORTED_MANIFEST"
+  | "UNSUPPORTED_IN_ARCHIVE"
+  | "DIGEST_MISMATCH"
+  | "SIZE_MISMATCH"
+  | "NETWORK_ERROR"
+  | "TLS_CERTIFICATE"
+  | "TLS_NOT_SUPPORTED"
+  | "PROTOCOL_ERROR"
+  | "INSECURE_REQUEST"
+  | "AUTHENTICATION_FAILED"
+  | "CREDENTIAL_HELPER"
+  | "ABORTED"
+  | "FILE_EXISTS"
+  | "READ_ONLY"
+  | "EMPTY_ARCHIVE"
+  | "INCOMPLETE_ARCHIVE"
+  | "ARCHIVE_CLOSED"
+  | "ARCHIVE_FAILED";
+
 export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 
 export class QuaysideError extends Error {
   /** Stable machine-readable code, e.g. "INVALID_REFERENCE" or a distribution code like "MANIFEST_UNKNOWN". */
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly category: ErrorCategory;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; category?: ErrorCategory }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; category?: ErrorCategory }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -61,15 +120,22 @@ export class InvalidDigestError extends QuaysideError {
   }
 }
 
-export class DigestMismatchError extends QuaysideError {
-  constructor(readonly expected: string, readonly actual: string, what = "content") {
-    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${expected}, got ${actual}`, { category: "integrity" });
+/** Content that is not what it claims: a digest or size that does not match. Nothing built on it was kept. */
+export class IntegrityError extends QuaysideError {
+  constructor(code: "DIGEST_MISMATCH" | "SIZE_MISMATCH", message: string, options?: { cause?: unknown }) {
+    super(code, message, { cause: options?.cause, category: "integrity" });
   }
 }
 
-export class SizeMismatchError extends QuaysideError {
+export class DigestMismatchError extends IntegrityError {
+  constructor(readonly expected: string, readonly actual: string, what = "content") {
+    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${expected}, got ${actual}`);
+  }
+}
+
+export class SizeMismatchError extends IntegrityError {
   constructor(readonly expected: number, readonly actual: number, what = "content") {
-    super("SIZE_MISMATCH", `size mismatch for ${what}: expected ${expected} bytes, got ${actual}`, { category: "integrity" });
+    super("SIZE_MISMATCH", `size mismatch for ${what}: expected ${expected} bytes, got ${actual}`);
   }
 }
 
@@ -122,9 +188,9 @@ export interface FailedRequest {
   url: string;
 }
 
-const NOT_FOUND_CODES = new Set(["BLOB_UNKNOWN", "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UPLOAD_UNKNOWN", "NOT_FOUND"]);
+const NOT_FOUND_CODES: ReadonlySet<ErrorCode> = new Set(["BLOB_UNKNOWN", "MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UPLOAD_UNKNOWN", "NOT_FOUND"]);
 
-function categorize(code: string, status: number): ErrorCategory {
+function categorize(code: ErrorCode, status: number): ErrorCategory {
   if (code === "UNAUTHORIZED" || status === 401) return "unauthorized";
   if (code === "DENIED" || status === 403) return "denied";
   if (NOT_FOUND_CODES.has(code) || status === 404) return "not-found";
@@ -145,13 +211,17 @@ export class RegistryError extends QuaysideError {
     /** What this usually means, in words a user can act on. */
     readonly hint?: string,
   ) {
-    const code = errors[0]?.code ?? statusCode(status);
+    const code = knownCode(errors[0]?.code) ?? statusCode(status);
     const what = errors.length > 0 ? errors.map((e) => `${e.code}: ${e.message}`).join("; ") : `HTTP ${status}`;
     super(code, `${request.method} ${redactUrl(request.url)}: ${what} (HTTP ${status})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
   }
 }
 
-function statusCode(status: number): string {
+function knownCode(code: string | undefined): DistributionErrorCode | undefined {
+  return DISTRIBUTION_ERROR_CODES.find((known) => known === code);
+}
+
+function statusCode(status: number): ErrorCode {
   switch (status) {
     case 401:
       return "UNAUTHORIZED";
@@ -170,7 +240,7 @@ function statusCode(status: number): string {
 
 /** The network failed: connection refused, reset, timeout, TLS handshake. */
 export class NetworkError extends QuaysideError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; code?: "NETWORK_ERROR" | "TLS_CERTIFICATE" | "TLS_NOT_SUPPORTED" }) {
     super(options?.code ?? "NETWORK_ERROR", message, { cause: options?.cause, category: "network" });
   }
 }
@@ -191,7 +261,7 @@ export class InsecureRequestError extends QuaysideError {
 
 /** Authentication could not be performed: bad challenge, token server refused, credential helper failed. */
 export class AuthenticationError extends QuaysideError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; code?: "AUTHENTICATION_FAILED" | "CREDENTIAL_HELPER" | "INVALID_DOCKER_CONFIG" | "UNAUTHORIZED" | "DENIED" }) {
     super(options?.code ?? "AUTHENTICATION_FAILED", message, { cause: options?.cause, category: "unauthorized" });
   }
 }
