@@ -13,7 +13,7 @@ export const BUNDLE = fileURLToPath(new URL("../dist/cli.cjs", import.meta.url))
 export const CODE_CACHE = `${BUNDLE}.cache`;
 
 /**
- * @returns {{ main: typeof import("../dist/cli/main.js").main, script: Script }} the CLI's entry
+ * @returns {{ main: typeof import("../dist/cli/main.js").main, abortOnSignals: typeof import("../dist/cli/main.js").abortOnSignals, script: Script }} the CLI's entry
  * point, and the compiled bundle (scripts/write-code-cache.mjs makes the cache from it).
  */
 export function loadCli() {
@@ -39,5 +39,5 @@ export function loadCli() {
   const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, { filename: BUNDLE, cachedData });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
-  return { main: module.exports.main, script };
+  return { main: module.exports.main, abortOnSignals: module.exports.abortOnSignals, script };
 }

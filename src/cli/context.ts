@@ -22,6 +22,8 @@ export interface GlobalOptions {
 export interface CliIo extends OutputStreams {
   stdin: TerminalInput;
   env: NodeJS.ProcessEnv;
+  /** Aborted when the command is interrupted (bin/ aborts it on SIGINT and SIGTERM, with an Interrupted reason). */
+  signal?: AbortSignal | undefined;
 }
 
 export class CliContext {
@@ -40,6 +42,11 @@ export class CliContext {
   pool(): Promise<ClientPool> {
     this.poolPromise ??= this.credential().then((credentials) => new ClientPool(this.poolOptions(credentials)));
     return this.poolPromise;
+  }
+
+  /** What every operation takes: the pool, and the signal that Ctrl-C / SIGTERM aborts. */
+  async operation(): Promise<{ pool: ClientPool; signal: AbortSignal | undefined }> {
+    return { pool: await this.pool(), signal: this.io.signal };
   }
 
   async close(): Promise<void> {

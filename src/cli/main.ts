@@ -8,8 +8,10 @@ import * as read from "./commands/read.js";
 import * as write from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
+import { Interrupted, interruptedMessage } from "./interrupt.js";
 
 export const VERSION = "0.1.0";
+export { abortOnSignals } from "./interrupt.js";
 
 type Action = (ctx: CliContext, ...args: string[]) => Promise<void>;
 
@@ -19,7 +21,7 @@ function positiveInt(value: string): number {
   return n;
 }
 
-export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promise<void>, options: GlobalOptions) => Promise<void>): Command {
+export function buildProgram(io: CliIo, run: (command: string, action: (ctx: CliContext) => Promise<void>, options: GlobalOptions) => Promise<void>): Command {
   const program = new Command("quayside")
     .description("Container registry client: read, copy and manage images in any Docker Registry v2 / OCI registry")
     .version(VERSION)
@@ -47,7 +49,8 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     async (...args: unknown[]): Promise<void> => {
       const command = args[args.length - 1] as Command;
       const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
-      await run((ctx) => fn(ctx, ...positional), command.optsWithGlobals<GlobalOptions>());
+      const name = command.parent && command.parent.parent ? `${command.parent.name()} ${command.name()}` : command.name();
+      await run(name, (ctx) => fn(ctx, ...positional), command.optsWithGlobals<GlobalOptions>());
     };
 
   program
@@ -214,13 +217,19 @@ function blobGetOptions(ctx: CliContext): { output?: string; progress?: string }
 /** Run the CLI; resolves to the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode: number = ExitCode.Ok;
-  const run = async (fn: (ctx: CliContext) => Promise<void>, options: GlobalOptions): Promise<void> => {
+  const run = async (command: string, fn: (ctx: CliContext) => Promise<void>, options: GlobalOptions): Promise<void> => {
     const ctx = new CliContext(options, io);
     try {
       await fn(ctx);
     } catch (err) {
-      exitCode = exitCodeFor(err);
-      ctx.output.error(describe(err));
+      const interrupted: unknown = io.signal?.aborted ? io.signal.reason : undefined;
+      if (interrupted instanceof Interrupted) {
+        exitCode = interrupted.exitCode;
+        ctx.output.error(interruptedMessage(command, interrupted));
+      } else {
+        exitCode = exitCodeFor(err);
+        ctx.output.error(describe(err));
+      }
     } finally {
       await ctx.close();
     }

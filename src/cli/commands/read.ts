@@ -6,17 +6,17 @@ import { formatBytes, table } from "../output.js";
 import { chooseProgressMode, createProgress } from "../progress.js";
 
 export async function ping(ctx: CliContext, registry: string): Promise<void> {
-  const result = await quayside.ping(registry, { pool: await ctx.pool() });
+  const result = await quayside.ping(registry, { ...(await ctx.operation()) });
   ctx.output.result(result, (r) => `${r.registry}: ok (${r.url}, API ${r.apiVersion ?? "unknown"}, auth: ${r.authSchemes.length > 0 ? r.authSchemes.join(", ") : "none"})`);
 }
 
 export async function catalog(ctx: CliContext, registry: string, options: { pageSize?: number }): Promise<void> {
-  const listing = quayside.listCatalog(registry, { pool: await ctx.pool(), pageSize: options.pageSize });
+  const listing = quayside.listCatalog(registry, { ...(await ctx.operation()), pageSize: options.pageSize });
   await printListing(ctx, listing, (repositories) => ({ registry, repositories }));
 }
 
 export async function tags(ctx: CliContext, location: string, options: { pageSize?: number }): Promise<void> {
-  const listing = quayside.listTags(location, { pool: await ctx.pool(), pageSize: options.pageSize });
+  const listing = quayside.listTags(location, { ...(await ctx.operation()), pageSize: options.pageSize });
   await printListing(ctx, listing, (found) => ({ repository: listing.repository, tags: found }));
 }
 
@@ -33,7 +33,7 @@ async function printListing<T>(ctx: CliContext, listing: AsyncIterable<string>, 
 
 /** The manifest's exact bytes; with --platform on an index, the chosen child's. */
 export async function manifest(ctx: CliContext, location: string): Promise<void> {
-  const found = await quayside.getManifest(location, { pool: await ctx.pool(), platform: ctx.options.platform });
+  const found = await quayside.getManifest(location, { ...(await ctx.operation()), platform: ctx.options.platform });
   if (ctx.output.json) {
     const { reference, digest, mediaType, size } = found;
     ctx.output.result({ reference, digest, mediaType, size, manifest: parseJson(found.bytes) }, () => []);
@@ -43,13 +43,13 @@ export async function manifest(ctx: CliContext, location: string): Promise<void>
 }
 
 export async function digest(ctx: CliContext, location: string): Promise<void> {
-  const found = await quayside.getDigest(location, { pool: await ctx.pool(), platform: ctx.options.platform });
+  const found = await quayside.getDigest(location, { ...(await ctx.operation()), platform: ctx.options.platform });
   ctx.output.result(found, (d) => d.digest);
 }
 
 /** The config blob's exact bytes. An index needs a platform: --platform, else the host's. */
 export async function config(ctx: CliContext, location: string): Promise<void> {
-  const found = await quayside.getConfig(location, { pool: await ctx.pool(), platform: ctx.options.platform });
+  const found = await quayside.getConfig(location, { ...(await ctx.operation()), platform: ctx.options.platform });
   if (ctx.output.json) {
     const { reference, digest, mediaType } = found;
     ctx.output.result({ reference, digest, mediaType, config: parseJson(found.bytes) }, () => []);
@@ -59,7 +59,7 @@ export async function config(ctx: CliContext, location: string): Promise<void> {
 }
 
 export async function inspect(ctx: CliContext, location: string): Promise<void> {
-  ctx.output.result(await quayside.inspect(location, { pool: await ctx.pool(), platform: ctx.options.platform }), renderSummary);
+  ctx.output.result(await quayside.inspect(location, { ...(await ctx.operation()), platform: ctx.options.platform }), renderSummary);
 }
 
 function renderSummary(s: InspectSummary): string[] {
@@ -95,7 +95,7 @@ export async function blobGet(ctx: CliContext, reference: string, options: { out
   let started = false;
   try {
     const result = await quayside.pullBlob(reference, options.output ?? ctx.io.stdout, {
-      pool: await ctx.pool(),
+      ...(await ctx.operation()),
       onProgress: (bytes, total) => {
         if (!started) progress.start("blob", label, total);
         started = true;
@@ -110,7 +110,7 @@ export async function blobGet(ctx: CliContext, reference: string, options: { out
 }
 
 export async function blobSize(ctx: CliContext, reference: string): Promise<void> {
-  ctx.output.result(await quayside.blobSize(reference, { pool: await ctx.pool() }), (d) => String(d.size));
+  ctx.output.result(await quayside.blobSize(reference, { ...(await ctx.operation()) }), (d) => String(d.size));
 }
 
 function parseJson(bytes: Uint8Array): unknown {

@@ -21,7 +21,7 @@ export async function copy(ctx: CliContext, source: string, destination: string,
   let report: CopyReport;
   try {
     report = await quayside.copy(source, destination, {
-      pool: await ctx.pool(),
+      ...(await ctx.operation()),
       platforms: ctx.options.platform === undefined ? undefined : parsePlatformList(ctx.options.platform),
       allPlatforms: options.allPlatforms,
       referrers: options.referrers,
@@ -45,12 +45,12 @@ export async function copy(ctx: CliContext, source: string, destination: string,
 
 /** `tag REF NEWTAG`: the same manifest bytes under another tag; NEWTAG may name another repository (blobs follow, mounted where possible). */
 export async function tag(ctx: CliContext, location: string, newTag: string): Promise<void> {
-  const result = await quayside.tag(location, newTag, { pool: await ctx.pool() });
+  const result = await quayside.tag(location, newTag, { ...(await ctx.operation()) });
   ctx.output.result(result, (r) => `${r.tagged} -> ${r.digest}`);
 }
 
 export async function deleteImage(ctx: CliContext, reference: string): Promise<void> {
-  const { deleted, reference: ref, byTag } = await quayside.deleteImage(reference, { pool: await ctx.pool() });
+  const { deleted, reference: ref, byTag } = await quayside.deleteImage(reference, { ...(await ctx.operation()) });
   ctx.output.result({ deleted, reference: ref }, (r) =>
     byTag
       ? [`deleted ${r.deleted}, which ${r.reference} pointed at`, "note: every other tag on that manifest is gone too; use `quayside untag` to remove a single tag"]
@@ -59,12 +59,12 @@ export async function deleteImage(ctx: CliContext, reference: string): Promise<v
 }
 
 export async function untag(ctx: CliContext, reference: string): Promise<void> {
-  const result = await quayside.untag(reference, { pool: await ctx.pool() });
+  const result = await quayside.untag(reference, { ...(await ctx.operation()) });
   ctx.output.result(result, (r) => `removed tag ${r.untagged} (manifest ${r.digest} and its other tags kept)`);
 }
 
 export async function check(ctx: CliContext, location: string): Promise<void> {
-  const result = await quayside.check(location, { pool: await ctx.pool(), platforms: ctx.options.platform === undefined ? undefined : parsePlatformList(ctx.options.platform) });
+  const result = await quayside.check(location, { ...(await ctx.operation()), platforms: ctx.options.platform === undefined ? undefined : parsePlatformList(ctx.options.platform) });
   ctx.output.result(result, (r) =>
     r.complete
       ? `${r.reference}: complete (${r.manifests} manifests, ${r.blobs} blobs present)`
@@ -79,7 +79,7 @@ export async function blobPut(ctx: CliContext, repository: string, file: string,
   let started = false;
   try {
     const result = await quayside.pushBlob(repository, file, {
-      pool: await ctx.pool(),
+      ...(await ctx.operation()),
       onProgress: (bytes, total) => {
         if (!started) progress.start("blob", file, total);
         started = true;
@@ -94,12 +94,12 @@ export async function blobPut(ctx: CliContext, repository: string, file: string,
 }
 
 export async function blobMount(ctx: CliContext, repository: string, from: string, digest: string): Promise<void> {
-  const result = await quayside.mountBlob(repository, from, digest, { pool: await ctx.pool() });
+  const result = await quayside.mountBlob(repository, from, digest, { ...(await ctx.operation()) });
   ctx.output.result(result, (r) => `mounted ${r.digest} from ${r.from}`);
 }
 
 export async function blobDelete(ctx: CliContext, reference: string): Promise<void> {
-  const result = await quayside.deleteBlob(reference, { pool: await ctx.pool() });
+  const result = await quayside.deleteBlob(reference, { ...(await ctx.operation()) });
   ctx.output.result(result, (r) => `deleted blob ${r.deleted}`);
 }
 
