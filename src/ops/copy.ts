@@ -10,7 +10,7 @@ import type { Platform } from "../media/types.js";
 import { formatPlatform, hostPlatform, parsePlatform } from "../ref/platform.js";
 import { isValidTag } from "../ref/reference.js";
 import type { OpenedLocation } from "../store/locations.js";
-import { withPool, withSource, type OperationOptions } from "./pool.js";
+import { withLocation, withPool, type OperationOptions } from "./pool.js";
 import { imageName } from "./read.js";
 
 export interface CopyOperationOptions extends OperationOptions {
@@ -110,13 +110,11 @@ export function tag(location: string, newTag: string, options: CopyOperationOpti
     return copy(location, newTag, options).then((r) => ({ source: location, tagged: newTag, digest: r.destination.digest }));
   }
   if (!isValidTag(newTag)) throw new InvalidReferenceError(newTag, "tag", "is not a valid tag (letters, digits, _ . -; at most 128)");
-  return withPool(options, (pool) =>
-    withSource(pool, location, async (opened) => {
-      const descriptor = await opened.store.resolve(imageName(opened), options);
-      await opened.store.tag(descriptor, newTag, options);
-      return { source: opened.display, tagged: retagged(opened, newTag), digest: descriptor.digest };
-    }),
-  );
+  return withLocation(options, location, async (opened) => {
+    const descriptor = await opened.store.resolve(imageName(opened), options);
+    await opened.store.tag(descriptor, newTag, options);
+    return { source: opened.display, tagged: retagged(opened, newTag), digest: descriptor.digest };
+  });
 }
 
 /** How a location reads with another tag. */
@@ -135,10 +133,8 @@ export interface CheckReport extends CheckResult {
 /** Is every manifest and blob of the image a location names present there? (dockerreg's check_image) */
 export function check(location: string, options: OperationOptions & { platforms?: readonly (Platform | string)[] | undefined } = {}): Promise<CheckReport> {
   const platforms = options.platforms?.map((p) => (typeof p === "string" ? parsePlatform(p) : p));
-  return withPool(options, (pool) =>
-    withSource(pool, location, async (opened) => {
-      const result = await checkImage(opened.store, imageName(opened), { platforms, signal: options.signal });
-      return { reference: location, complete: result.missing.length === 0, ...result };
-    }),
-  );
+  return withLocation(options, location, async (opened) => {
+    const result = await checkImage(opened.store, imageName(opened), { platforms, signal: options.signal });
+    return { reference: location, complete: result.missing.length === 0, ...result };
+  });
 }

@@ -86,3 +86,8 @@ export async function withSource<T>(pool: ClientPool, location: string, work: (o
     await opened.store.close();
   }
 }
+
+/** A pool as withPool gives it, and the location opened for reading in it: the shape of every read. */
+export function withLocation<T>(options: OperationOptions, location: string, work: (opened: OpenedLocation) => Promise<T>): Promise<T> {
+  return withPool(options, (pool) => withSource(pool, location, work));
+}

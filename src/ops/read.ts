@@ -10,7 +10,7 @@ import { parsePlatform, selectPlatform } from "../ref/platform.js";
 import { parseRepository } from "../ref/reference.js";
 import type { PingResult } from "../registry/client.js";
 import { parseLocation, type OpenedLocation } from "../store/locations.js";
-import { ClientPool, withPool, withSource, type OperationOptions } from "./pool.js";
+import { ClientPool, withLocation, withPool, type OperationOptions } from "./pool.js";
 
 export interface PlatformOption {
   /** For an index: the platform to use ("linux/arm64" or a Platform). */
@@ -67,15 +67,13 @@ export interface ManifestResult {
 
 /** The manifest a location names, exact bytes; with a platform on an index, that child's. */
 export function getManifest(location: string, options: OperationOptions & PlatformOption = {}): Promise<ManifestResult> {
-  return withPool(options, (pool) =>
-    withSource(pool, location, async (opened) => {
-      const repository = new Repository(opened.store);
-      let found = await repository.manifest(imageName(opened), options);
-      const platform = platformOf(options);
-      if (platform !== undefined && isIndex(found)) found = await repository.manifestAt(selectPlatform(found.manifests, platform), options);
-      return { reference: opened.display, digest: found.digest, mediaType: found.mediaType, size: found.bytes.length, bytes: found.bytes, manifest: found };
-    }),
-  );
+  return withLocation(options, location, async (opened) => {
+    const repository = new Repository(opened.store);
+    let found = await repository.manifest(imageName(opened), options);
+    const platform = platformOf(options);
+    if (platform !== undefined && isIndex(found)) found = await repository.manifestAt(selectPlatform(found.manifests, platform), options);
+    return { reference: opened.display, digest: found.digest, mediaType: found.mediaType, size: found.bytes.length, bytes: found.bytes, manifest: found };
+  });
 }
 
 export interface DigestResult {
@@ -90,21 +88,19 @@ export interface DigestResult {
  * One request to a registry: a HEAD, or a GET of the index when a platform is to be picked.
  */
 export function getDigest(location: string, options: OperationOptions & PlatformOption = {}): Promise<DigestResult> {
-  return withPool(options, (pool) =>
-    withSource(pool, location, async (opened) => {
-      const repository = new Repository(opened.store);
-      const name = imageName(opened);
-      const platform = platformOf(options);
-      let descriptor: Descriptor;
-      if (platform === undefined) {
-        descriptor = await repository.resolve(name, { ...options, descriptorOnly: true });
-      } else {
-        const top = await repository.manifest(name, options);
-        descriptor = isIndex(top) ? selectPlatform(top.manifests, platform) : { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length };
-      }
-      return { reference: opened.display, digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
-    }),
-  );
+  return withLocation(options, location, async (opened) => {
+    const repository = new Repository(opened.store);
+    const name = imageName(opened);
+    const platform = platformOf(options);
+    let descriptor: Descriptor;
+    if (platform === undefined) {
+      descriptor = await repository.resolve(name, { ...options, descriptorOnly: true });
+    } else {
+      const top = await repository.manifest(name, options);
+      descriptor = isIndex(top) ? selectPlatform(top.manifests, platform) : { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length };
+    }
+    return { reference: opened.display, digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
+  });
 }
 
 export interface ConfigResult {
@@ -122,15 +118,13 @@ export interface ConfigResult {
  * A single image whose platform is not the one given is a PlatformNotFoundError.
  */
 export function getConfig(location: string, options: OperationOptions & PlatformOption = {}): Promise<ConfigResult> {
-  return withPool(options, (pool) =>
-    withSource(pool, location, async (opened) => {
-      const repository = new Repository(opened.store);
-      const top = await repository.manifest(imageName(opened), options);
-      const image = await repository.imageOf(top, { ...options, platform: platformOf(options), strictPlatform: true });
-      const bytes = await image.configBytes(options);
-      return { reference: opened.display, digest: image.manifest.config.digest, mediaType: image.manifest.config.mediaType, bytes, config: await image.config() };
-    }),
-  );
+  return withLocation(options, location, async (opened) => {
+    const repository = new Repository(opened.store);
+    const top = await repository.manifest(imageName(opened), options);
+    const image = await repository.imageOf(top, { ...options, platform: platformOf(options), strictPlatform: true });
+    const bytes = await image.configBytes(options);
+    return { reference: opened.display, digest: image.manifest.config.digest, mediaType: image.manifest.config.mediaType, bytes, config: await image.config() };
+  });
 }
 
 /**
@@ -139,13 +133,11 @@ export function getConfig(location: string, options: OperationOptions & Platform
  * for an index, 3 for an index with a platform (index, image, config), 2 for an image.
  */
 export function inspect(location: string, options: OperationOptions & PlatformOption = {}): Promise<InspectSummary> {
-  return withPool(options, (pool) =>
-    withSource(pool, location, async (opened) => {
-      const repository = new Repository(opened.store);
-      const top = await repository.manifest(imageName(opened), options);
-      return summarize(repository, top, opened.display, { ...options, platform: platformOf(options) });
-    }),
-  );
+  return withLocation(options, location, async (opened) => {
+    const repository = new Repository(opened.store);
+    const top = await repository.manifest(imageName(opened), options);
+    return summarize(repository, top, opened.display, { ...options, platform: platformOf(options) });
+  });
 }
 
 export function platformOf(options: PlatformOption): Platform | undefined {
