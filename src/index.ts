@@ -48,6 +48,7 @@ export { inspect, type InspectSummary, type ImageSummary, type IndexSummary, typ
 export { writeStreamAtomic } from "./util/atomic-file.js";
 export { RegistryStore } from "./store/registry-store.js";
 export { OciLayoutStore, parseOciLocation, InvalidLayoutError, REF_NAME_ANNOTATION, isValidLayoutTag, type OciLocation, type LayoutEntry, type OpenLayoutOptions } from "./store/oci-layout.js";
+export { MemoryStore, MemoryDomain, type MemoryStoreOptions, type MemoryFaults, type MemoryCall, type MemoryOp } from "./store/memory.js";
 export { fetchBytes, type Store, type StoreOptions, type PushOptions } from "./store/store.js";
 export { openLocation, type OpenedLocation } from "./store/open.js";
 export { copyImage, type CopyOptions, type CopyResult, type CopyEvent, type BlobOutcome } from "./copy/copy.js";
