@@ -17,6 +17,7 @@ export const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2
 export const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
 export const DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json";
 export const DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+export const DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
 /** Some content and the descriptor naming it. */
 export interface Content {
@@ -112,6 +113,67 @@ export function singleImage(platform: TestPlatform, seeds: readonly string[], fo
   const cfg = config(platform, { mediaType: format === "docker" ? DOCKER_CONFIG : OCI_CONFIG, layers: layers.length });
   const manifest = imageManifest({ config: cfg, layers, format });
   return { root: manifest, manifests: [manifest], blobs: [cfg, ...layers] };
+}
+
+export const AMD64: TestPlatform = { os: "linux", architecture: "amd64" };
+export const ARM64: TestPlatform = { os: "linux", architecture: "arm64", variant: "v8" };
+export const ARMV7: TestPlatform = { os: "linux", architecture: "arm", variant: "v7" };
+
+export interface MultiArch extends BuiltImage {
+  amd64: Content;
+  arm64: Content;
+  armv7: Content;
+  /** Used by amd64 and arm64. */
+  shared: Content;
+  /** Only in arm64's image. */
+  arm64Only: Content;
+  /** A non-distributable layer of the amd64 image, which the source does not hold. */
+  foreign: Content;
+  /** amd64's, arm64's, arm/v7's. */
+  configs: readonly [Content, Content, Content];
+}
+
+/**
+ * Three platforms, one layer shared by two of them, one non-distributable layer; the index is
+ * annotated. OCI by default; "docker": a Docker manifest list of schema 2 manifests.
+ */
+export function multiArch(options: { layerSize?: number; format?: "oci" | "docker" } = {}): MultiArch {
+  const format = options.format ?? "oci";
+  const docker = format === "docker";
+  const size = options.layerSize ?? 1024;
+  const layerType = docker ? DOCKER_LAYER : OCI_LAYER;
+  const shared = layer("shared", size, layerType);
+  const amd64Layer = layer("amd64", size, layerType);
+  const arm64Only = layer("arm64", size, layerType);
+  const armv7Layer = layer("armv7", size, layerType);
+  const foreignBlob = layer("foreign", 100, docker ? DOCKER_FOREIGN_LAYER : OCI_NONDISTRIBUTABLE_LAYER);
+  const foreign = { ...foreignBlob, descriptor: { ...foreignBlob.descriptor, urls: ["https://example.com/foreign.tgz"] } };
+  const configType = docker ? DOCKER_CONFIG : OCI_CONFIG;
+  const configs = [config(AMD64, { layers: 3, mediaType: configType }), config(ARM64, { layers: 2, mediaType: configType }), config(ARMV7, { layers: 1, mediaType: configType })] as const;
+  const amd64 = imageManifest({ config: configs[0], layers: [shared, foreign, amd64Layer], format });
+  const arm64 = imageManifest({ config: configs[1], layers: [shared, arm64Only], format });
+  const armv7 = imageManifest({ config: configs[2], layers: [armv7Layer], format });
+  const root = index(
+    [
+      { manifest: amd64, platform: AMD64 },
+      { manifest: arm64, platform: ARM64 },
+      { manifest: armv7, platform: ARMV7 },
+    ],
+    { format, annotations: { "org.opencontainers.image.source": "https://example.com/app" } },
+  );
+  return {
+    root,
+    manifests: [amd64, arm64, armv7, root],
+    // The foreign layer is not here: a source need not hold what may not be redistributed.
+    blobs: [...configs, shared, amd64Layer, arm64Only, armv7Layer],
+    amd64,
+    arm64,
+    armv7,
+    shared,
+    arm64Only,
+    foreign,
+    configs,
+  };
 }
 
 /** Every blob and manifest pushed (blobs first), the root tagged; the store's call log cleared after. */
