@@ -10,6 +10,7 @@
  */
 import { Readable, Writable, addAbortSignal } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as delay } from "node:timers/promises";
 import { createVerifyingStream, digestOf, isDigest, parseDigest } from "../digest/digest.js";
 import { DigestMismatchError, InvalidReferenceError, NetworkError, NotFoundError, QuaysideError, SizeMismatchError } from "../errors.js";
 import { parseManifest, referrerDescriptor, subjectOf } from "../media/manifest.js";
@@ -74,6 +75,8 @@ export interface MemoryStoreOptions {
   faults?: Partial<MemoryFaults>;
   /** fetch() streams content in chunks of this many bytes (default 64 KiB), so progress and aborts happen mid-blob. */
   chunkSize?: number;
+  /** push() waits this long before it reads its content, as a registry opens an upload session first (default 0). */
+  openDelayMs?: number;
 }
 
 interface StoredManifest {
@@ -96,6 +99,7 @@ export class MemoryStore implements Store {
   readonly #tags = new Map<string, string>();
   readonly #domain: MemoryDomain | undefined;
   readonly #chunkSize: number;
+  readonly #openDelayMs: number;
   /** Aborted by abort(): pushes still reading fail and store nothing. */
   readonly #controller = new AbortController();
   #state: "open" | "closed" | "aborted" = "open";
@@ -118,6 +122,7 @@ export class MemoryStore implements Store {
       fetchCorrupted: faults.fetchCorrupted ?? new Set(),
       pushFailsAfter: faults.pushFailsAfter ?? new Map(),
     };
+    this.#openDelayMs = options.openDelayMs ?? 0;
     this.#chunkSize = options.chunkSize ?? 64 * 1024;
     if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize <= 0) throw new RangeError("chunkSize must be a positive integer");
   }
@@ -158,8 +163,9 @@ export class MemoryStore implements Store {
       served = copy;
     }
     const verified = createVerifyingStream(digest, { expectedSize: descriptor.size, what: `${this.location} ${digest}` });
-    // pipeline() listens for errors on every stage: a failed verification reaches whoever reads `verified`.
-    void pipeline(Readable.from(this.#chunks(served)), verified).catch(() => undefined);
+    // As a registry's blob stream does, a failed verification errors `verified` whether or not
+    // anyone listens yet: whoever fetches must read the stream or destroy it, and tests see it.
+    Readable.from(this.#chunks(served)).pipe(verified);
     if (options.signal) addAbortSignal(options.signal, verified);
     return verified;
   }
@@ -199,6 +205,7 @@ export class MemoryStore implements Store {
     let content: Uint8Array | Readable;
     try {
       signal.throwIfAborted();
+      if (this.#openDelayMs > 0) await delay(this.#openDelayMs, undefined, { signal });
       content = await given;
     } catch (err) {
       discardContent(given);
