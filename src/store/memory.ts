@@ -105,6 +105,8 @@ export class MemoryStore implements Store {
   #state: "open" | "closed" | "aborted" = "open";
 
   constructor(options: MemoryStoreOptions = {}) {
+    this.#chunkSize = options.chunkSize ?? 64 * 1024;
+    if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize <= 0) throw new RangeError("chunkSize must be a positive integer");
     this.location = options.location ?? `memory:${++stores}`;
     const mount = options.mount;
     this.capabilities = {
@@ -123,8 +125,6 @@ export class MemoryStore implements Store {
       pushFailsAfter: faults.pushFailsAfter ?? new Map(),
     };
     this.#openDelayMs = options.openDelayMs ?? 0;
-    this.#chunkSize = options.chunkSize ?? 64 * 1024;
-    if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize <= 0) throw new RangeError("chunkSize must be a positive integer");
   }
 
   /** "open" until close() or abort(). */

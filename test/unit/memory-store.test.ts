@@ -126,6 +126,9 @@ describe("MemoryStore", () => {
     assert.deepEqual(await read(await b.fetch(blob.descriptor)), blob.bytes);
     assert.equal(a.calls.some((c) => c.op === "fetch"), false);
     assert.throws(() => new MemoryStore({ mount: { domain: registry, name: "a" } }), TypeError);
+    // A store that failed to construct takes no name.
+    assert.throws(() => new MemoryStore({ chunkSize: 0, mount: { domain: registry, name: "c" } }), RangeError);
+    assert.doesNotThrow(() => new MemoryStore({ mount: { domain: registry, name: "c" } }));
   });
 
   it("abort() fails a push still reading, which stores nothing", async () => {
