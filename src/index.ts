@@ -62,6 +62,7 @@ export {
   type PushContent,
 } from "./store/store.js";
 export { openLocation, parseLocation, type Location, type OpenedLocation, type OpenLocationOptions, type Role } from "./store/locations.js";
+export { MemoryStore, MemoryDomain, type MemoryStoreOptions, type MemoryFaults, type MemoryCall, type MemoryOp } from "./store/memory.js";
 export { copyImage, type CopyOptions, type CopyResult, type CopyEvent, type BlobOutcome } from "./copy/copy.js";
 export { checkImage, type CheckResult } from "./copy/check.js";
 export { planGraph, type Plan, type ManifestNode, type GraphOptions } from "./copy/graph.js";
