@@ -70,6 +70,8 @@ export async function planGraph(source: Store, root: Descriptor, options: GraphO
       blobs.set(child.digest, child);
       return;
     }
+    // Named again (another platform entry, a nested index): read once.
+    if (seen.has(child.digest)) return;
     const bytes = await fetchBytes(source, child, options);
     await visit(child, bytes, child.platform ? formatPlatform(child.platform) : undefined);
   };

@@ -68,6 +68,9 @@ describe("copy engine: plan", () => {
     await seed(source, { root, manifests: [image.arm64, inner, root], blobs: image.blobs }, "v1");
     const plan = await planGraph(source, root.descriptor);
     assert.deepEqual(plan.manifests.map((m) => m.descriptor.digest), [image.arm64, inner, root].map((m) => sha256(m.bytes)));
+    // Read once each, however often the graph names them.
+    const fetched = source.calls.filter((c) => c.op === "fetch").map((c) => c.digest);
+    assert.equal(fetched.length, new Set(fetched).size, `a manifest read twice: ${fetched.join(", ")}`);
     const result = await copyImage(source, "v1", destination, "v1");
     assert.deepEqual(result.manifests, { copied: 3, skipped: 0 });
     assert.deepEqual(result.blobs, { copied: 3, skipped: 0, mounted: 0 });
