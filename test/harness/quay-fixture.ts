@@ -60,6 +60,8 @@ export interface QuayFixtureOptions {
   backendPrefix?: string;
   /** Added before every /api/ answer (a far away Quay). */
   latencyMs?: number;
+  /** Up to this much more, at random: answers complete out of order. */
+  jitterMs?: number;
 }
 
 export interface QuayRequestRecord {
@@ -117,6 +119,7 @@ export class QuayFixture {
   readonly users = new Map<string, User>();
   readonly requests: QuayRequestRecord[] = [];
   latencyMs: number;
+  jitterMs: number;
   private readonly repositories: Repository[] = [];
   private nextId = 1;
   private cursorKey = randomBytes(32);
@@ -136,6 +139,7 @@ export class QuayFixture {
   constructor(private readonly options: QuayFixtureOptions = {}) {
     for (const user of options.users ?? []) this.users.set(user.token, { name: user.name, grants: user.grants });
     this.latencyMs = options.latencyMs ?? 0;
+    this.jitterMs = options.jitterMs ?? 0;
     this.backendPrefix = options.backendPrefix ?? `quayfx-${randomBytes(4).toString("hex")}`;
   }
 
@@ -249,7 +253,7 @@ export class QuayFixture {
     const record: QuayRequestRecord = { method: req.method ?? "GET", path, area, status: 0, auth: /^(\w+)\s/.exec(req.headers.authorization ?? "")?.[1] };
     this.requests.push(record);
     res.on("finish", () => (record.status = res.statusCode));
-    if (area === "api" && this.latencyMs > 0) await sleep(this.latencyMs);
+    if (area === "api" && this.latencyMs + this.jitterMs > 0) await sleep(this.latencyMs + Math.random() * this.jitterMs);
     const fault = this.faults.find((f) => f.remaining > 0 && (f.match === undefined || f.match.test(path)));
     if (fault) {
       fault.remaining--;
