@@ -60,7 +60,9 @@ export type ErrorCode =
   | "EMPTY_ARCHIVE"
   | "INCOMPLETE_ARCHIVE"
   | "ARCHIVE_CLOSED"
-  | "ARCHIVE_FAILED";
+  | "ARCHIVE_FAILED"
+  /** A bulk operation (a mirror) in which some items failed and the others were done. */
+  | "PARTIAL_FAILURE";
 
 export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 

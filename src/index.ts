@@ -119,3 +119,27 @@ export {
 } from "./quay/client.js";
 export { parseQuayUri, parseQuayRepository, parseQuayNamespace, isQuayUri, type QuayUri, type QuayRepositoryName } from "./quay/uri.js";
 export { discover as discoverQuayImages, parseShard, inShard, type DiscoveredImage, type DiscoverOptions, type DiscoveryResult, type Shard } from "./quay/discover.js";
+export {
+  discover as discoverQuay,
+  listQuayRepositories,
+  listQuayTags,
+  deleteQuayTag,
+  setQuayTag,
+  deleteQuayRepository,
+  inspectQuay,
+  mirror,
+  parseMirrorDestination,
+  describeImageError,
+  DEFAULT_IMAGE_JOBS,
+  type QuayOperationOptions,
+  type QuayDiscovery,
+  type QuayTagListOptions as QuayTagListingOptions,
+  type QuayTagChange,
+  type BulkInspectEntry,
+  type BulkInspectOptions,
+  type MirrorStatus,
+  type MirrorEntry,
+  type MirrorReport,
+  type MirrorOptions,
+  type MirrorDestination,
+} from "./ops/quay.js";
