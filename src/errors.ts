@@ -60,7 +60,9 @@ export type ErrorCode =
   | "EMPTY_ARCHIVE"
   | "INCOMPLETE_ARCHIVE"
   | "ARCHIVE_CLOSED"
-  | "ARCHIVE_FAILED";
+  | "ARCHIVE_FAILED"
+  /** A bulk operation (a mirror) in which some items failed and the others were done. */
+  | "PARTIAL_FAILURE";
 
 export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 
@@ -212,8 +214,9 @@ export class RegistryError extends QuaysideError {
     readonly hint?: string,
   ) {
     const code = knownCode(errors[0]?.code) ?? statusCode(status);
-    const what = errors.length > 0 ? errors.map((e) => `${e.code}: ${e.message}`).join("; ") : `HTTP ${status}`;
-    super(code, `${request.method} ${redactUrl(request.url)}: ${what} (HTTP ${status})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
+    // A body without errors says nothing the status does not: "HTTP 401", not "HTTP 401 (HTTP 401)".
+    const what = errors.length > 0 ? `${errors.map((e) => `${e.code}: ${e.message}`).join("; ")} (HTTP ${status})` : `HTTP ${status}`;
+    super(code, `${request.method} ${redactUrl(request.url)}: ${what}${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
   }
 }
 
@@ -235,6 +238,27 @@ function statusCode(status: number): ErrorCode {
       return "TOOMANYREQUESTS";
     default:
       return `HTTP_${status}`;
+  }
+}
+
+/**
+ * An error answer from Quay's REST API. `errorType` is Quay's own (`invalid_token`,
+ * `insufficient_scope`, `not_found`, `tag_immutable`, ...) when the body had one; the message
+ * says what was asked, what Quay said, and what to do about it.
+ */
+export class QuayApiError extends QuaysideError {
+  constructor(
+    readonly status: number,
+    readonly request: FailedRequest,
+    /** What was being done, in words: "tags of quay.io/org/repo". */
+    what: string,
+    readonly errorType: string | undefined,
+    detail: string | undefined,
+    /** What this usually means, in words a user can act on. */
+    readonly hint?: string,
+  ) {
+    const code = statusCode(status);
+    super(code, `${what}: ${detail ? `${detail} ` : ""}(HTTP ${status}${errorType ? ` ${errorType}` : ""})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
   }
 }
 

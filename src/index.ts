@@ -106,3 +106,41 @@ export {
   type MountBlobResult,
 } from "./ops/blob.js";
 export { login, logout, type LoginOptions, type LoginResult, type LogoutResult } from "./ops/login.js";
+
+// Quay: the REST API v1 client and quay:// discovery (plain references with Quay's digests and times).
+export {
+  QuayClient,
+  DEFAULT_QUAY_URL,
+  type QuayClientOptions,
+  type QuayRequestOptions,
+  type QuayRepository,
+  type QuayTag,
+  type RepositoryListOptions,
+  type TagListOptions as QuayTagListOptions,
+} from "./quay/client.js";
+export { parseQuayUri, parseQuayRepository, parseQuayNamespace, isQuayUri, type QuayUri, type QuayRepositoryName } from "./quay/uri.js";
+export { discover as discoverQuayImages, parseShard, inShard, type DiscoveredImage, type DiscoverOptions, type DiscoveryResult, type Shard } from "./quay/discover.js";
+export {
+  discover as discoverQuay,
+  listQuayRepositories,
+  listQuayTags,
+  deleteQuayTag,
+  setQuayTag,
+  deleteQuayRepository,
+  inspectQuay,
+  mirror,
+  parseMirrorDestination,
+  describeImageError,
+  DEFAULT_IMAGE_JOBS,
+  type QuayOperationOptions,
+  type QuayDiscovery,
+  type QuayTagListOptions as QuayTagListingOptions,
+  type QuayTagChange,
+  type BulkInspectEntry,
+  type BulkInspectOptions,
+  type MirrorStatus,
+  type MirrorEntry,
+  type MirrorReport,
+  type MirrorOptions,
+  type MirrorDestination,
+} from "./ops/quay.js";

@@ -17,6 +17,9 @@ export interface GlobalOptions {
   keyFile?: string;
   platform?: string;
   authfile?: string;
+  quayUrl?: string;
+  quayToken?: string;
+  rate?: number;
 }
 
 export interface CliIo extends OutputStreams {
@@ -68,6 +71,10 @@ export class CliContext {
         ...(o.keyFile !== undefined ? { keyFile: o.keyFile } : {}),
       },
       ...(o.verbose ? { logger: (line: string) => stderr.write(`quayside: ${line}\n`) } : {}),
+      ...(o.rate !== undefined ? { rate: o.rate } : {}),
+      ...(o.quayUrl !== undefined ? { quayUrl: o.quayUrl } : {}),
+      // A Quay token: the flag, else QUAY_TOKEN; never a registry password.
+      ...((o.quayToken ?? this.io.env["QUAY_TOKEN"]) ? { quayToken: o.quayToken ?? this.io.env["QUAY_TOKEN"] } : {}),
     };
   }
 

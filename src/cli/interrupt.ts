@@ -43,6 +43,9 @@ const AFTER: Record<string, string> = {
   "blob delete": "the registry may or may not have deleted it: run it again",
   login: "nothing was saved",
   logout: "the config file is written whole or not at all",
+  "quay delete-tag": "the tag may or may not be gone: check with quayside quay tags, then run it again",
+  "quay set-tag": "the tag was moved or it was not: run it again",
+  "quay delete-repo": "the repository may or may not be gone: run it again (one already gone is not an error)",
 };
 
 export function interruptedMessage(command: string, reason: Interrupted): string {

@@ -3,7 +3,8 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { QuaysideError } from "../index.js";
+import { isQuayUri, QuaysideError } from "../index.js";
+import * as quay from "./commands/quay.js";
 import * as read from "./commands/read.js";
 import * as write from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
@@ -18,6 +19,12 @@ type Action = (ctx: CliContext, ...args: string[]) => Promise<void>;
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
   return n;
 }
 
@@ -37,6 +44,9 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .option("--key-file <path>", "TLS client key (PEM)")
     .option("--platform <os/arch[/variant]>", "for a reference that is an index: the platform to use")
     .option("--authfile <path>", "credentials from this Docker / containers config file only (login, logout: the file to write)")
+    .option("--quay-url <url>", "the Quay server when a name or quay:// URI gives none (default https://quay.io)")
+    .option("--quay-token <token>", "a Quay robot or OAuth application token for the REST API (default: $QUAY_TOKEN, else anonymous)")
+    .option("--rate <n>", "at most N requests per second to each host", positiveNumber)
     .showHelpAfterError("(run quayside --help for usage)")
     .exitOverride()
     .configureOutput({
@@ -91,11 +101,15 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .argument("<ref>")
     .action(action((ctx, ref) => read.config(ctx, ref as string)));
 
+  const shardOption = () => new Option("--shard <i/n>", "quay:// only: this part of the matches (1 <= I <= N), split by a hash of ORG/REPO:TAG");
+
   program
     .command("inspect")
-    .description("summarize REF: digest, media type, platforms; for an image: config, created, layers, size")
-    .argument("<ref>")
-    .action(action((ctx, ref) => read.inspect(ctx, ref as string)));
+    .description("summarize REF: digest, media type, platforms; for an image: config, created, layers, size (a quay:// URI: every match)")
+    .argument("<ref>", "a location, or quay://[HOST/]ORG[/GLOB][:TAG][?since=YYYY-MM-DD]")
+    .option("-j, --jobs <n>", "quay://: Quay tag queries at once", positiveInt)
+    .addOption(shardOption())
+    .action(action((ctx, ref) => (isQuayUri(ref as string) ? quay.bulkInspect(ctx, ref as string, discoveryOptions(ctx)) : read.inspect(ctx, ref as string))));
 
   const blob = program.command("blob").description("read, upload, mount and delete blobs");
   blob
@@ -124,8 +138,22 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .option("--src-authfile <path>", "credentials for the source registry from this Docker config.json (e.g. another account on the same registry)")
     .option("--dest-authfile <path>", "credentials for the destination registry from this Docker config.json")
     .addOption(progressOption())
-    .addHelpText("after", "\n--platform a[,b...]: copy only these platforms of an index; one gives that image alone, several a new index (with a new digest).")
-    .action(action((ctx, src, dst) => write.copy(ctx, src as string, dst as string, copyOptions(ctx))));
+    .option("--dry-run", "quay:// only: print the plan (to copy / up to date) and write nothing")
+    .option("--image-jobs <n>", "quay:// only: images copied at once", positiveInt, 4)
+    .option("--discover-jobs <n>", "quay:// only: Quay tag queries (and destination checks) at once", positiveInt)
+    .addOption(shardOption())
+    .addHelpText(
+      "after",
+      [
+        "",
+        "--platform a[,b...]: copy only these platforms of an index; one gives that image alone, several a new index (with a new digest).",
+        "",
+        "SOURCE may be quay://[HOST/]ORG[/GLOB][:TAG][?since=YYYY-MM-DD]: every match is mirrored to DEST, a registry",
+        "prefix (host/prefix -> host/prefix/REPO:TAG), a template (host/mirror/{org}-{repo}:{tag}) or oci:DIR (images",
+        "named ORG/REPO:TAG). Images whose digest the destination already has are not read from Quay at all.",
+      ].join("\n"),
+    )
+    .action(action((ctx, src, dst) => (isQuayUri(src as string) ? quay.mirror(ctx, src as string, dst as string, mirrorOptions(ctx)) : write.copy(ctx, src as string, dst as string, copyOptions(ctx)))));
 
   program
     .command("tag")
@@ -184,7 +212,59 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .argument("<registry>")
     .action(action((ctx, host) => write.logout(ctx, host as string)));
 
+  const quayCommand = program.command("quay").description("Quay's REST API: repositories, tags, discovery (token: --quay-token or QUAY_TOKEN)");
+  quayCommand
+    .command("repos")
+    .description("list the repositories of ORG (one ORG/REPO per line; with a token, private ones it may read too)")
+    .argument("<org>", "[HOST/]ORG")
+    .action(action((ctx, org) => quay.repos(ctx, org as string)));
+  quayCommand
+    .command("tags")
+    .description("list the active tags of ORG/REPO, newest first (--all: expired ones too, with digest, start and end)")
+    .argument("<org/repo>", "[HOST/]ORG/REPO")
+    .option("--all", "also expired tags, with digest and start/end times as further columns")
+    .action(action((ctx, repo) => quay.tags(ctx, repo as string, { all: (ctx.options as { all?: boolean }).all === true })));
+  quayCommand
+    .command("discover")
+    .description("list the images a quay:// URI matches, one reference per line (--json: with digest and times)")
+    .argument("<quay-uri>", "quay://[HOST/]ORG[/GLOB][:TAG][?since=YYYY-MM-DD]")
+    .option("-j, --jobs <n>", "tag queries at once", positiveInt, 8)
+    .addOption(shardOption())
+    .action(action((ctx, uri) => quay.discover(ctx, uri as string, discoveryOptions(ctx))));
+  quayCommand
+    .command("delete-tag")
+    .description("delete the tag ORG/REPO:TAG (one already gone is a note, exit 0)")
+    .argument("<org/repo:tag>")
+    .action(action((ctx, ref) => quay.deleteTag(ctx, ref as string)));
+  quayCommand
+    .command("set-tag")
+    .description("point ORG/REPO:TAG at DIGEST, a manifest the repository holds (creates the tag if needed)")
+    .argument("<org/repo:tag>")
+    .argument("<digest>")
+    .action(action((ctx, ref, digest) => quay.setTag(ctx, ref as string, digest as string)));
+  quayCommand
+    .command("delete-repo")
+    .description("delete the repository ORG/REPO and everything in it")
+    .argument("<org/repo>")
+    .action(action((ctx, repo) => quay.deleteRepo(ctx, repo as string)));
+
   return program;
+}
+
+function discoveryOptions(ctx: CliContext): quay.DiscoveryCommandOptions {
+  const o = ctx.options as { jobs?: number; shard?: string };
+  return { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.shard !== undefined ? { shard: o.shard } : {}) };
+}
+
+function mirrorOptions(ctx: CliContext): quay.MirrorCommandOptions {
+  const o = ctx.options as { jobs?: number; shard?: string; dryRun?: boolean; imageJobs?: number; discoverJobs?: number };
+  return {
+    ...(o.discoverJobs !== undefined ? { jobs: o.discoverJobs } : {}),
+    ...(o.shard !== undefined ? { shard: o.shard } : {}),
+    ...(o.dryRun ? { dryRun: true } : {}),
+    ...(o.imageJobs !== undefined ? { imageJobs: o.imageJobs } : {}),
+    ...(o.jobs !== undefined ? { blobJobs: o.jobs } : {}),
+  };
 }
 
 function copyOptions(ctx: CliContext): write.CopyCommandOptions {

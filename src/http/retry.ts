@@ -5,6 +5,11 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * 429s are retried beyond `retries`, backing off exponentially with jitter on our own clock
+   * (Quay's nginx sends no Retry-After), until this long was spent waiting. 0: `retries` only.
+   */
+  rateLimitBudgetMs?: number | undefined;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { retries: 3, baseDelayMs: 200, maxDelayMs: 10_000 };

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
 import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
 import { readAll } from "../util/streams.js";
+import { RateLimiter } from "./rate.js";
 import { redactHeaders, redactUrl } from "./redact.js";
 import { TLS_NOT_SPOKEN_CODES } from "./tls-probe.js";
 import { DEFAULT_RETRY_POLICY, errorCode, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.js";
@@ -38,6 +39,8 @@ export interface HttpClientOptions {
   maxConnectionsPerOrigin?: number;
   /** Receives one line per request and response, credentials redacted. */
   logger?: (line: string) => void;
+  /** At most this many requests per second to each origin (retries included). */
+  rate?: number | undefined;
 }
 
 export type RequestBody = string | Uint8Array | Readable;
@@ -96,9 +99,11 @@ export class HttpClient {
   private readonly userAgent: string;
   private readonly retryPolicy: RetryPolicy;
   private readonly logger: ((line: string) => void) | undefined;
+  private readonly limiter: RateLimiter | undefined;
 
   constructor(options: HttpClientOptions = {}) {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.limiter = options.rate !== undefined ? new RateLimiter(options.rate) : undefined;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.logger = options.logger;
     this.agent = new Agent({
@@ -135,7 +140,10 @@ export class HttpClient {
     const replayable = req.body === undefined || typeof req.body === "string" || req.body instanceof Uint8Array;
     const retryable = req.retry ?? IDEMPOTENT_METHODS.has(method);
     const maxRetries = !retryable || !replayable ? 0 : this.retryPolicy.retries;
+    const rateLimitBudget = !retryable || !replayable ? 0 : (this.retryPolicy.rateLimitBudgetMs ?? 0);
+    let waitedOn429 = 0;
     for (let attempt = 0; ; attempt++) {
+      if (this.limiter) await this.limiter.acquire(url.origin, req.signal).catch((err: unknown) => Promise.reject(req.signal?.aborted ? abortError(req.signal, err) : err));
       const started = Date.now();
       this.log(() => `> ${method} ${redactUrl(url.toString())} ${JSON.stringify(redactHeaders(headers))}`);
       let response: HttpResponse;
@@ -151,7 +159,15 @@ export class HttpClient {
         throw toNetworkError(method, url, err);
       }
       this.log(() => `< ${response.status} ${method} ${redactUrl(url.toString())} (${Date.now() - started} ms)`);
-      if (attempt < maxRetries && isRetryableStatus(response.status)) {
+      if (response.status === 429 && waitedOn429 < rateLimitBudget) {
+        // Rate limited: back off until the budget is spent, whatever `retries` says.
+        const delay = Math.max(1, Math.min(retryDelay(this.retryPolicy, attempt, parseRetryAfter(response.header("retry-after"))), rateLimitBudget - waitedOn429));
+        waitedOn429 += delay;
+        await response.dump();
+        await backoff(delay, req.signal);
+        continue;
+      }
+      if (attempt < maxRetries && isRetryableStatus(response.status) && !(response.status === 429 && rateLimitBudget > 0)) {
         const retryAfter = parseRetryAfter(response.header("retry-after"));
         await response.dump();
         await backoff(retryDelay(this.retryPolicy, attempt, retryAfter), req.signal);

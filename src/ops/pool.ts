@@ -4,6 +4,7 @@
  */
 import type { Credential, CredentialSource } from "../auth/credentials.js";
 import type { HttpClientOptions } from "../http/transport.js";
+import { DEFAULT_QUAY_URL, parseQuayUrl, QuayClient } from "../quay/client.js";
 import { RegistryClient } from "../registry/client.js";
 import { openLocation, type OpenedLocation, type Role } from "../store/locations.js";
 
@@ -20,10 +21,15 @@ export interface ClientPoolOptions extends HttpClientOptions {
   plainHttp?: boolean | undefined;
   /** Exchange basic credentials for tokens with the OAuth2 POST flow. */
   oauth2?: boolean | undefined;
+  /** The Quay server when a quay:// URI names none (default https://quay.io). */
+  quayUrl?: string | undefined;
+  /** A Quay robot or OAuth application token for the REST API (never a registry password). */
+  quayToken?: string | undefined;
 }
 
 export class ClientPool {
   private readonly clients = new Map<string, RegistryClient>();
+  private readonly quayClients = new Map<string, QuayClient>();
 
   constructor(readonly options: ClientPoolOptions = {}) {}
 
@@ -35,7 +41,7 @@ export class ClientPool {
     const key = authFile === undefined ? registry : `${registry}\0${authFile}`;
     let client = this.clients.get(key);
     if (client === undefined) {
-      const { credentials, authFile: defaultFile, configFiles, env, ...rest } = this.options;
+      const { credentials, authFile: defaultFile, configFiles, env, quayUrl: _url, quayToken: _token, ...rest } = this.options;
       client = new RegistryClient(registry, {
         ...rest,
         ...(authFile !== undefined ? { authFile } : { credentials, authFile: defaultFile }),
@@ -47,14 +53,32 @@ export class ClientPool {
     return client;
   }
 
+  /**
+   * The REST client of a Quay host ("quay.io", "127.0.0.1:8080"); without one, the pool's quayUrl
+   * (default quay.io). A host that is quayUrl's keeps its scheme; the token goes to either.
+   */
+  quay(host?: string): QuayClient {
+    const configured = this.options.quayUrl ?? DEFAULT_QUAY_URL;
+    const plainHttp = this.options.plainHttp === true;
+    const url = host === undefined || parseQuayUrl(configured, plainHttp).host === host ? configured : host;
+    let client = this.quayClients.get(url);
+    if (client === undefined) {
+      const { credentials: _c, authFile: _a, configFiles: _f, env: _e, quayUrl: _u, quayToken, ...http } = this.options;
+      client = new QuayClient({ ...http, url, token: quayToken, plainHttp });
+      this.quayClients.set(url, client);
+    }
+    return client;
+  }
+
   /** Open a location (registry reference, oci:, docker-archive:) with this pool's clients. */
   open(location: string, role: Role, authFile?: string): Promise<OpenedLocation> {
     return openLocation(location, role, { registryClient: (registry) => this.client(registry, authFile) });
   }
 
   async close(): Promise<void> {
-    const clients = [...this.clients.values()];
+    const clients: { close(): Promise<void> }[] = [...this.clients.values(), ...this.quayClients.values()];
     this.clients.clear();
+    this.quayClients.clear();
     await Promise.all(clients.map((c) => c.close()));
   }
 }

@@ -16,8 +16,8 @@ const srcRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..",
 
 /**
  * DESIGN.md's layers, top first. A file may import its own layer (sideways) or any layer below
- * it, never one above. A directory ends in "/"; a file is named whole. ops/ and quay/ are not
- * written yet; their place is kept so they land in the right one.
+ * it, never one above. A directory ends in "/"; a file is named whole. quay/ (the Quay REST client
+ * and discovery) sits under ops/ and over everything it may use.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["cli/"],

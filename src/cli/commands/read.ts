@@ -62,7 +62,7 @@ export async function inspect(ctx: CliContext, location: string): Promise<void> 
   ctx.output.result(await quayside.inspect(location, { ...(await ctx.operation()), platform: ctx.options.platform }), renderSummary);
 }
 
-function renderSummary(s: InspectSummary): string[] {
+export function renderSummary(s: InspectSummary): string[] {
   const head = [`Reference:   ${s.reference}`, `Digest:      ${s.digest}`, `Media type:  ${s.mediaType}`];
   switch (s.kind) {
     case "index":

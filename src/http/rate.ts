@@ -1,0 +1,24 @@
+/**
+ * A request rate per origin: requests are spaced 1/rate seconds apart, so a big run stays under
+ * a server's known limit (Quay's nginx: 5 requests/s per client on /api/) instead of tripping it.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+
+export class RateLimiter {
+  private readonly intervalMs: number;
+  /** When each origin may next be sent to. */
+  private readonly next = new Map<string, number>();
+
+  constructor(perSecond: number) {
+    if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new RangeError(`rate must be a positive number, got ${perSecond}`);
+    this.intervalMs = 1000 / perSecond;
+  }
+
+  /** Wait for this origin's next slot (taken at once: concurrent callers queue one interval apart). */
+  async acquire(origin: string, signal?: AbortSignal): Promise<void> {
+    const now = Date.now();
+    const slot = Math.max(now, this.next.get(origin) ?? now);
+    this.next.set(origin, slot + this.intervalMs);
+    if (slot > now) await sleep(slot - now, undefined, signal ? { signal } : undefined);
+  }
+}

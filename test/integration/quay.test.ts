@@ -1,0 +1,243 @@
+/**
+ * Quay end to end: the Quay fixture (REST API + a /v2/ token front) in front of the real
+ * registry, so discovery, bulk inspect and the mirror run against real registry behaviour; the
+ * destination is the real registry behind a counting front, or an OCI layout skopeo reads.
+ */
+import * as assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { discoverQuay, getDigest, inspectQuay, mirror, type InspectSummary } from "../../src/index.js";
+import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
+import { startPagingProxy, type PagingProxy } from "../harness/pager.js";
+import { QuayFixture } from "../harness/quay-fixture.js";
+import { skopeo } from "../harness/skopeo.js";
+import { runCli } from "./helpers.js";
+
+let env: TestEnvironment;
+let quay: QuayFixture;
+let front: PagingProxy;
+let workDir: string;
+const NOW = Math.floor(Date.now() / 1000);
+const options = { configFiles: false, retry: { retries: 1, baseDelayMs: 10 } } as const;
+const cliEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ DOCKER_CONFIG: "/nonexistent/quayside-test", REGISTRY_AUTH_FILE: "/nonexistent/quayside-test/auth.json", ...extra });
+
+before(async () => {
+  env = await getTestEnvironment();
+  workDir = await mkdtemp(join(tmpdir(), "quayside-quay-"));
+  quay = await QuayFixture.start({
+    backend: env.anonymous.url,
+    users: [
+      { token: "kolla-admin", name: "admin", grants: { kolla: "admin" } },
+      { token: "kolla-reader", name: "reader", grants: { kolla: "read" } },
+    ],
+  });
+  front = await startPagingProxy({ upstream: env.anonymous.url });
+  const { single, multi, hello, docker } = env.anonymous.seeded;
+  const images = [
+    { repo: "nova-api", tags: [["latest", single], ["2025.1", multi]] },
+    { repo: "nova-compute", tags: [["latest", hello], ["2025.1", single]] },
+    { repo: "glance-api", tags: [["latest", docker]] },
+    { repo: "secret", tags: [["latest", single]], private: true },
+  ] as const;
+  for (const { repo, tags, ...rest } of images) {
+    quay.addRepository("kolla", { name: repo, public: !("private" in rest) });
+    for (const [i, [tag, image]] of tags.entries()) {
+      quay.addTag("kolla", repo, { name: tag, digest: image.digest, start: NOW - 1000 + i, manifestList: image.manifests.length > 1 });
+      await quay.placeImage("kolla", repo, image.repository, image.digest);
+    }
+  }
+  quay.addRepository("kolla", { name: "nova-old", public: true, tags: [{ name: "2023.1", digest: single.digest, start: NOW - 900 * 86_400, end: NOW - 800 * 86_400 }] });
+  await quay.placeImage("kolla", "nova-old", single.repository, single.digest);
+});
+after(async () => {
+  await Promise.all([quay.close(), front.close()]);
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const prefix = (): string => `mirror-${randomBytes(4).toString("hex")}`;
+
+describe("discovery and the quay commands", () => {
+  test("quay discover: one reference per line, sorted; --json with the digest and times; shards split it", async () => {
+    const out = await runCli(["quay", "discover", `quay://${quay.host}/kolla/nova-*:*`], { env: cliEnv() });
+    assert.equal(out.code, 0, out.stderr);
+    const all = [`${quay.host}/kolla/nova-api:2025.1`, `${quay.host}/kolla/nova-api:latest`, `${quay.host}/kolla/nova-compute:2025.1`, `${quay.host}/kolla/nova-compute:latest`];
+    assert.equal(out.out, `${all.join("\n")}\n`);
+    const json = await runCli(["--json", "quay", "discover", "-j", "1", `quay://${quay.host}/kolla/nova-api:2025.1`], { env: cliEnv() });
+    const [image] = JSON.parse(json.out) as { reference: string; digest: string; started: string }[];
+    assert.equal(image?.digest, env.anonymous.seeded.multi.digest);
+    assert.equal(image?.started, new Date((NOW - 999) * 1000).toISOString());
+    const shards = await Promise.all(["1/2", "2/2"].map((s) => runCli(["quay", "discover", "--shard", s, `quay://${quay.host}/kolla/nova-*:*`], { env: cliEnv() })));
+    const lines = shards.flatMap((s) => s.out.split("\n").filter((l) => l !== ""));
+    assert.deepEqual([...lines].sort(), all);
+    assert.equal((await runCli(["quay", "discover", "--shard", "3/2", `quay://${quay.host}/kolla`], { env: cliEnv() })).code, 2);
+  });
+
+  test("quay repos: private ones only with a token (flag or QUAY_TOKEN); an empty listing is exit 0, stdout empty, a note on stderr", async () => {
+    const anonymous = await runCli(["quay", "repos", `${quay.host}/kolla`], { env: cliEnv() });
+    assert.equal(anonymous.code, 0, anonymous.stderr);
+    assert.deepEqual(anonymous.out.split("\n").filter(Boolean), ["kolla/nova-api", "kolla/nova-compute", "kolla/glance-api", "kolla/nova-old"]);
+    const withEnv = await runCli(["quay", "repos", `${quay.host}/kolla`], { env: cliEnv({ QUAY_TOKEN: "kolla-reader" }) });
+    assert.ok(withEnv.out.includes("kolla/secret"));
+    const withFlag = await runCli(["--quay-url", quay.url, "--quay-token", "kolla-reader", "quay", "repos", "kolla"], { env: cliEnv() });
+    assert.equal(withFlag.out, withEnv.out);
+    const empty = await runCli(["quay", "repos", `${quay.host}/private-org`], { env: cliEnv() });
+    assert.equal(empty.code, 0);
+    assert.equal(empty.out, "");
+    assert.match(empty.stderr, /private organization needs a token \(--quay-token or QUAY_TOKEN\)/);
+    const emptyDiscovery = await runCli(["quay", "discover", `quay://${quay.host}/private-org`], { env: cliEnv() });
+    assert.equal(emptyDiscovery.code, 0);
+    assert.equal(emptyDiscovery.out, "");
+  });
+
+  test("quay tags: active names; --all adds expired ones with digest, start and end", async () => {
+    const active = await runCli(["quay", "tags", `${quay.host}/kolla/nova-old`], { env: cliEnv() });
+    assert.equal(active.code, 0, active.stderr);
+    assert.equal(active.out, "");
+    const all = await runCli(["quay", "tags", "--all", `${quay.host}/kolla/nova-old`], { env: cliEnv() });
+    const columns = all.out.trim().split(/\s+/);
+    assert.deepEqual(columns, ["2023.1", env.anonymous.seeded.single.digest, new Date((NOW - 900 * 86_400) * 1000).toISOString(), new Date((NOW - 800 * 86_400) * 1000).toISOString()]);
+  });
+
+  test("delete-tag, set-tag, delete-repo: a tag is required, 404 is a note, 401/403 say what to pass (exit 4)", async () => {
+    quay.addRepository("kolla", { name: "scratch", public: true, tags: [{ name: "a", digest: env.anonymous.seeded.single.digest, start: NOW - 5 }] });
+    const noTag = await runCli(["quay", "delete-tag", `${quay.host}/kolla/scratch`], { env: cliEnv() });
+    assert.equal(noTag.code, 2, noTag.stderr);
+    assert.match(noTag.stderr, /tag .*is missing/);
+    const anonymous = await runCli(["quay", "delete-tag", `${quay.host}/kolla/scratch:a`], { env: cliEnv() });
+    assert.equal(anonymous.code, 4);
+    assert.match(anonymous.stderr, /needs a token with write permission on kolla\/scratch: pass .*--quay-token or QUAY_TOKEN/);
+    const reader = await runCli(["quay", "delete-tag", `${quay.host}/kolla/scratch:a`], { env: cliEnv({ QUAY_TOKEN: "kolla-reader" }) });
+    assert.equal(reader.code, 4);
+    assert.match(reader.stderr, /no write permission on kolla\/scratch/);
+    const admin = cliEnv({ QUAY_TOKEN: "kolla-admin" });
+    assert.equal((await runCli(["quay", "delete-tag", `${quay.host}/kolla/scratch:a`], { env: admin })).code, 0);
+    const again = await runCli(["quay", "delete-tag", `${quay.host}/kolla/scratch:a`], { env: admin });
+    assert.equal(again.code, 0);
+    assert.match(again.stderr, /already gone/);
+    const set = await runCli(["quay", "set-tag", `${quay.host}/kolla/scratch:b`, env.anonymous.seeded.single.digest], { env: admin });
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(quay.activeTag("kolla", "scratch", "b")?.digest, env.anonymous.seeded.single.digest);
+    assert.equal((await runCli(["quay", "delete-repo", `${quay.host}/kolla/scratch`], { env: admin })).code, 0);
+    assert.equal(quay.hasRepository("kolla", "scratch"), false);
+  });
+});
+
+describe("bulk inspect", () => {
+  test("inspect quay://: a section per image; --json one array; the summaries are the registry's", async () => {
+    const text = await runCli(["inspect", `quay://${quay.host}/kolla/nova-*`], { env: cliEnv() });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.out, new RegExp(`Reference: +${quay.host}/kolla/nova-api:latest\\n`));
+    assert.match(text.out, /\n\nReference: /);
+    assert.match(text.stderr, /inspected .*nova-compute:latest/);
+    const json = await runCli(["--json", "inspect", `quay://${quay.host}/kolla/nova-*`], { env: cliEnv() });
+    const summaries = JSON.parse(json.out) as InspectSummary[];
+    assert.deepEqual(summaries.map((s) => [s.reference, s.digest]), [
+      [`${quay.host}/kolla/nova-api:latest`, env.anonymous.seeded.single.digest],
+      [`${quay.host}/kolla/nova-compute:latest`, env.anonymous.seeded.hello.digest],
+    ]);
+  });
+
+  test("an image /v2/ refuses (401 for unknown or unreadable) is reported once as not found, or not authorized", async () => {
+    const { entries } = await inspectQuay(`quay://${quay.host}/kolla/secret`, { ...options, quayToken: "kolla-reader" });
+    assert.equal(entries.length, 1);
+    assert.match(entries[0]?.error ?? "", new RegExp(`^${quay.host}/kolla/secret:latest: not found, or not authorized \\(Quay answers 401 for both\\)`));
+    const cli = await runCli(["inspect", `quay://${quay.host}/kolla/secret`], { env: cliEnv({ QUAY_TOKEN: "kolla-reader" }) });
+    assert.equal(cli.code, 1);
+    assert.equal(cli.stderr.match(/not found, or not authorized/g)?.length, 1, cli.stderr);
+    assert.doesNotMatch(cli.stderr, /HTTP 401 \(HTTP 401\)/);
+  });
+});
+
+describe("mirror", () => {
+  test("dry run: the plan, one HEAD per image at the destination, nothing written, nothing asked of Quay's /v2/", async () => {
+    const dest = `${front.host}/${prefix()}`;
+    front.reset();
+    quay.resetRequests();
+    const out = await runCli(["copy", "--dry-run", `quay://${quay.host}/kolla/nova-*:*`, dest], { env: cliEnv() });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.out, /to copy +.*nova-api:2025\.1 +.*\/nova-api:2025\.1/);
+    assert.match(out.out, /plan: 4 to copy, 0 up to date \(dry run: nothing written\)/);
+    assert.deepEqual([...new Set(front.stats().requests.map((r) => r.method))], ["HEAD"]);
+    assert.equal(front.stats().count, 4);
+    assert.deepEqual(quay.requestsTo("v2"), []);
+    const layout = join(workDir, "dry-layout");
+    assert.equal((await runCli(["copy", "--dry-run", `quay://${quay.host}/kolla/nova-*`, `oci:${layout}`], { env: cliEnv() })).code, 0);
+    await assert.rejects(access(layout));
+  });
+
+  test("mirror, then the same mirror again: the re-run asks Quay's /v2/ nothing and the destination one HEAD per image", async () => {
+    const dest = `${front.host}/${prefix()}`;
+    const uri = `quay://${quay.host}/kolla/nova-*:*`;
+    const first = await runCli(["--json", "copy", "--image-jobs", "2", uri, dest], { env: cliEnv() });
+    assert.equal(first.code, 0, first.stderr);
+    const report = JSON.parse(first.out) as { images: { reference: string; destination: string; status: string; digest: string; bytes: number }[]; summary: { copied: number; upToDate: number; failed: number } };
+    assert.deepEqual(report.summary, { ...report.summary, copied: 4, upToDate: 0, failed: 0 });
+    for (const image of report.images) {
+      assert.equal(image.status, "copied");
+      assert.equal((await getDigest(image.destination, options)).digest, image.digest);
+    }
+    assert.equal(report.images[0]?.destination, `${dest}/nova-api:2025.1`);
+
+    quay.resetRequests();
+    front.reset();
+    const again = await runCli(["copy", uri, dest], { env: cliEnv() });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.out, /^0 copied, 4 up to date, 0 failed/);
+    assert.deepEqual(quay.requestsTo("v2"), []);
+    assert.deepEqual(quay.requestsTo("auth"), []);
+    assert.deepEqual(front.stats().requests.map((r) => r.method), ["HEAD", "HEAD", "HEAD", "HEAD"]);
+
+    // A tag moved at Quay: only that image is copied again.
+    const { hello } = env.anonymous.seeded;
+    await quay.placeImage("kolla", "nova-api", hello.repository, hello.digest);
+    const old = quay.activeTag("kolla", "nova-api", "latest");
+    if (old) old.end = NOW;
+    quay.addTag("kolla", "nova-api", { name: "latest", digest: hello.digest, start: NOW });
+    const moved = await mirror(`quay://${quay.host}/kolla/nova-api`, dest, { ...options });
+    assert.deepEqual(moved.images.map((i) => i.status), ["copied"]);
+  });
+
+  test("a template destination, and one failing image that does not stop the others (exit 1, named once)", async () => {
+    const name = prefix();
+    const dest = `${front.host}/${name}/{org}-{repo}:{tag}`;
+    const out = await runCli(["--json", "copy", `quay://${quay.host}/kolla`, dest], { env: cliEnv({ QUAY_TOKEN: "kolla-reader" }) });
+    assert.equal(out.code, 1, out.stderr);
+    const report = JSON.parse(out.out) as { images: { reference: string; destination: string; status: string; error?: string }[]; summary: { copied: number; failed: number } };
+    const byRepo = Object.fromEntries(report.images.map((i) => [i.reference.split("/").pop(), i]));
+    assert.equal(byRepo["secret:latest"]?.status, "failed");
+    assert.match(byRepo["secret:latest"]?.error ?? "", /not found, or not authorized/);
+    assert.equal(byRepo["nova-api:latest"]?.destination, `${front.host}/${name}/kolla-nova-api:latest`);
+    assert.equal(report.summary.copied, 3);
+    assert.equal(report.summary.failed, 1);
+    assert.equal(out.stderr.match(/not found, or not authorized/g)?.length, 1, out.stderr);
+    assert.match(out.stderr, /1 of 4 images failed/);
+  });
+
+  test("into one OCI layout, images named ORG/REPO:TAG, blobs shared; skopeo reads it", async () => {
+    const layout = join(workDir, "layout");
+    const report = await mirror(`quay://${quay.host}/kolla/nova-*:*`, `oci:${layout}`, { ...options });
+    assert.deepEqual(report.images.map((i) => i.status), ["copied", "copied", "copied", "copied"]);
+    const nova = report.images.find((i) => i.reference.endsWith("/nova-api:2025.1"));
+    assert.equal(nova?.destination, `oci:${layout}:kolla/nova-api:2025.1`);
+    const raw = await skopeo(["inspect", "--raw", `oci:${layout}:kolla/nova-api:2025.1`]);
+    assert.equal(JSON.parse(raw).mediaType, env.anonymous.seeded.multi.mediaType);
+    const digest = (await skopeo(["inspect", "--format", "{{.Digest}}", `oci:${layout}:kolla/nova-compute:2025.1`])).trim();
+    assert.equal(digest, env.anonymous.seeded.single.digest);
+    // A re-run into the layout finds every image there and reads nothing from Quay.
+    quay.resetRequests();
+    const again = await mirror(`quay://${quay.host}/kolla/nova-*:*`, `oci:${layout}`, { ...options });
+    assert.equal(again.summary.upToDate, 4);
+    assert.deepEqual(quay.requestsTo("v2"), []);
+  });
+
+  test("nothing matched: exit 0, nothing written", async () => {
+    const out = await runCli(["copy", `quay://${quay.host}/kolla/zzz-*`, `${front.host}/${prefix()}`], { env: cliEnv() });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.out, /^0 copied, 0 up to date, 0 failed/);
+    const found = await discoverQuay(`quay://${quay.host}/kolla/zzz-*`, options);
+    assert.deepEqual(found.images, []);
+  });
+});
