@@ -21,7 +21,7 @@ import { isValidTag } from "../ref/reference.js";
 import { temporaryPathFor } from "../util/atomic-file.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
 import { readAll } from "../util/read-all.js";
-import type { PushContent, PushOptions, Store, StoreOptions } from "./store.js";
+import { holdContent, type PushContent, type PushOptions, type Store, type StoreOptions } from "./store.js";
 
 /** The annotation that names an index.json entry (a "tag" of the layout). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
@@ -335,7 +335,8 @@ export class OciLayoutStore implements Store {
    * referrer (a manifest with a `subject`), which push() lists there untagged.
    */
   async push(descriptor: Descriptor, given: PushContent, options: PushOptions = {}): Promise<void> {
-    const content = await given;
+    // Unread while the file is checked and its directory made: an early error waits for the pipeline.
+    const content = await holdContent(given);
     await this.#pushBlob(descriptor, content, options);
     if (!isManifestMediaType(descriptor.mediaType)) return;
     // A referrer is listed in index.json (untagged), or nothing would ever find it again.
