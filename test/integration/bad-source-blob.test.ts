@@ -7,7 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -183,5 +183,46 @@ describe("a source blob served wrong", () => {
     } finally {
       front.corrupt(badBlob().digest, undefined);
     }
+  });
+});
+
+describe("temporary files a killed run left", () => {
+  const anHourAgo = () => new Date(Date.now() - 3600_000);
+
+  test("an OCI layout: a later copy removes stale ones of ours, keeps fresh ones and other names", async () => {
+    const dir = join(work, "stale-layout");
+    const blobs = join(dir, "blobs", "sha256");
+    await mkdir(blobs, { recursive: true });
+    const hex = badBlob().digest.slice("sha256:".length);
+    const stale = join(blobs, `.${hex}.0123456789ab.partial`);
+    const staleOther = join(blobs, `.${"0".repeat(64)}.ba9876543210.partial`);
+    const staleIndex = join(dir, ".index.json.00112233aabb.partial");
+    const fresh = join(blobs, `.${hex}.ffffffffffff.partial`);
+    const foreign = join(blobs, "notes.partial");
+    for (const path of [stale, staleOther, staleIndex, foreign]) {
+      await writeFile(path, "");
+      await utimes(path, anHourAgo(), anHourAgo());
+    }
+    // Touched just now: a live writer's (another run's), to be left alone.
+    await writeFile(fresh, "");
+    const store = await OciLayoutStore.open(dir, { create: true });
+    await copyImage(sourceStore(), single().tag, store, "copied");
+    const exists = (path: string) => stat(path).then(() => true, () => false);
+    assert.deepEqual(await Promise.all([stale, staleOther, staleIndex].map(exists)), [false, false, false]);
+    assert.deepEqual(await Promise.all([fresh, foreign].map(exists)), [true, true]);
+  });
+
+  test("a docker archive: creating it again removes a stale temporary file of that archive only", async () => {
+    const dir = join(work, "stale-archive");
+    await mkdir(dir);
+    const stale = join(dir, ".image.tar.0123456789ab.partial");
+    const otherArchive = join(dir, ".other.tar.0123456789ab.partial");
+    for (const path of [stale, otherArchive]) {
+      await writeFile(path, "");
+      await utimes(path, anHourAgo(), anHourAgo());
+    }
+    const store = await DockerArchiveStore.create(join(dir, "image.tar"));
+    await store.abort();
+    assert.deepEqual((await readdir(dir)).sort(), [basename(otherArchive)]);
   });
 });
