@@ -5,6 +5,8 @@
  * and only then names the root: nothing is tagged before everything it references is there.
  */
 import { setMaxListeners } from "node:events";
+import type { Readable } from "node:stream";
+import { DigestMismatchError, QuaysideError, SizeMismatchError } from "../errors.js";
 import { isIndexMediaType, type Descriptor, type Platform } from "../media/types.js";
 import { canMount, discardContent, requireCapability, type Store, type StoreOptions } from "../store/store.js";
 import { forEachLimit } from "../util/limit.js";
@@ -83,14 +85,19 @@ export async function copyImage(source: Store, sourceReference: string, destinat
 
   // Largest first: the biggest blob is the critical path, so it should never wait for a free slot.
   const bySize = [...plan.blobs].sort((a, b) => b.size - a.size);
-  await forEachLimit(bySize, options.jobs ?? DEFAULT_JOBS, async (blob) => {
-    emit({ type: "blob-start", descriptor: blob });
-    const onProgress = given.onEvent ? (bytes: number) => emit({ type: "blob-progress", descriptor: blob, bytes }) : undefined;
-    const outcome = await copyBlob(source, destination, blob, options, onProgress);
-    result.blobs[outcome]++;
-    if (outcome === "copied") result.bytes += blob.size;
-    emit({ type: "blob-done", descriptor: blob, outcome });
-  });
+  const failures = new SourceFailures(source.location);
+  try {
+    await forEachLimit(bySize, options.jobs ?? DEFAULT_JOBS, async (blob) => {
+      emit({ type: "blob-start", descriptor: blob });
+      const onProgress = given.onEvent ? (bytes: number) => emit({ type: "blob-progress", descriptor: blob, bytes }) : undefined;
+      const outcome = await copyBlob(source, destination, blob, options, onProgress, failures);
+      result.blobs[outcome]++;
+      if (outcome === "copied") result.bytes += blob.size;
+      emit({ type: "blob-done", descriptor: blob, outcome });
+    });
+  } catch (err) {
+    throw failures.blame(err);
+  }
 
   for (const node of plan.manifests) {
     const present = await destination.exists(node.descriptor, options);
@@ -114,11 +121,25 @@ function sharedSignal(signal: AbortSignal | undefined): AbortSignal | undefined 
   return linked;
 }
 
-async function copyBlob(source: Store, destination: Store, blob: Descriptor, options: CopyOptions, onProgress: ((bytes: number) => void) | undefined): Promise<BlobOutcome> {
+async function copyBlob(
+  source: Store,
+  destination: Store,
+  blob: Descriptor,
+  options: CopyOptions,
+  onProgress: ((bytes: number) => void) | undefined,
+  failures: SourceFailures,
+): Promise<BlobOutcome> {
   if (await destination.exists(blob, options)) return "skipped";
   if (canMount(destination, source) && (await destination.mount?.(blob, source, options))) return "mounted";
-  // Not awaited: the source opens its stream while the destination opens its upload.
-  const content = source.fetch(blob, options);
+  // Not awaited: the source opens its stream while the destination opens its upload. The stream
+  // is watched from the start: a small blob can fail verification before the destination reads it.
+  const content = source.fetch(blob, options).then(
+    (stream) => failures.watch(stream, blob),
+    (err: unknown) => {
+      failures.note(err, blob);
+      throw err;
+    },
+  );
   content.catch(() => undefined); // push() settles it; a rejection meanwhile is not an unhandled one
   try {
     await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}) });
@@ -129,3 +150,37 @@ async function copyBlob(source: Store, destination: Store, blob: Descriptor, opt
   return "copied";
 }
 
+
+/**
+ * Bad bytes from the source (wrong size or digest) surface wherever the destination notices:
+ * a PUT that failed, an archive refusing further entries, another blob's task. The first failure
+ * is traced back through its causes to the source's own error, restated to name the blob and
+ * where it came from.
+ */
+class SourceFailures {
+  readonly #restated = new Map<unknown, QuaysideError>();
+
+  constructor(private readonly location: string) {}
+
+  watch(stream: Readable, blob: Descriptor): Readable {
+    // A listener from the start: an early error is recorded instead of thrown as uncaught.
+    stream.on("error", (err) => this.note(err, blob));
+    return stream;
+  }
+
+  note(err: unknown, blob: Descriptor): void {
+    if (this.#restated.has(err)) return;
+    const what = `blob ${blob.digest} from ${this.location}`;
+    if (err instanceof DigestMismatchError) this.#restated.set(err, new DigestMismatchError(err.expected, err.actual, what));
+    else if (err instanceof SizeMismatchError) this.#restated.set(err, new SizeMismatchError(err.expected, err.actual, what));
+  }
+
+  blame(err: unknown): unknown {
+    let current = err;
+    for (let depth = 0; depth < 5 && current instanceof Error; depth++, current = current.cause) {
+      const restated = this.#restated.get(current);
+      if (restated !== undefined) return restated;
+    }
+    return err;
+  }
+}

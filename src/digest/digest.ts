@@ -5,6 +5,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { DigestMismatchError, InvalidDigestError, SizeMismatchError } from "../errors.js";
+import { holdError } from "../util/hold-error.js";
 
 export type DigestAlgorithm = "sha256" | "sha512";
 
@@ -97,7 +98,8 @@ export function verifyDigest(expected: string, data: Uint8Array, what?: string):
 /**
  * A pass-through Transform that hashes with expected's algorithm and, at the end, errors with
  * DigestMismatchError (or SizeMismatchError when expectedSize given and differs) instead of finishing.
- * Throws InvalidDigestError synchronously if `expected` is not a digest.
+ * Throws InvalidDigestError synchronously if `expected` is not a digest. A small blob can fail
+ * before its consumer attaches: the error then waits in `stream.errored` (see holdError).
  */
 export function createVerifyingStream(expected: string, options: { expectedSize?: number; what?: string } = {}): Transform {
   const { algorithm } = parseDigest(expected);
@@ -124,7 +126,7 @@ export function createVerifyingStream(expected: string, options: { expectedSize?
     },
   });
   verifying.set(stream, { digest: expected, ...(expectedSize !== undefined ? { size: expectedSize } : {}) });
-  return stream;
+  return holdError(stream);
 }
 
 const verifying = new WeakMap<Transform, { digest: string; size?: number }>();

@@ -10,6 +10,7 @@ import { DigestMismatchError, NetworkError, ProtocolError, RegistryError } from 
 import type { HttpResponse } from "../http/transport.js";
 import type { Descriptor } from "../media/types.js";
 import { countingStream } from "../util/streams.js";
+import { holdError } from "../util/hold-error.js";
 import { blobExists, headBlob } from "./blobs.js";
 import type { RegistrySession, RequestOptions } from "./session.js";
 
@@ -48,8 +49,10 @@ const MAX_CHUNK_RESUMES = 3;
 export type BlobSource = Uint8Array | Readable | Promise<Readable>;
 
 export async function uploadBlob(session: RegistrySession, repository: string, source: BlobSource, options: BlobUploadOptions = {}): Promise<BlobUploadResult> {
-  // Settled below; a rejection while the POST is in flight is not an unhandled one.
-  if (source instanceof Promise) source.catch(() => undefined);
+  // Settled below; a rejection while the POST is in flight is not an unhandled one, and a stream
+  // that fails meanwhile keeps its error for the request that reads it (not an uncaught exception).
+  if (source instanceof Promise) void source.then(holdError, () => undefined);
+  else if (source instanceof Readable) holdError(source);
   if (options.digest !== undefined) parseDigest(options.digest);
   if (source instanceof Promise && options.digest === undefined) throw new TypeError("uploadBlob: a pending stream needs options.digest");
   const known = resolveKnownDigest(source, options);
@@ -100,29 +103,36 @@ export async function uploadBlob(session: RegistrySession, repository: string, s
     location = requireLocation(response);
   }
 
-  const content = source instanceof Promise ? await openedOrCancel(session, location, source, scopes) : source;
-  const descriptor =
-    options.chunkSize !== undefined
-      ? await uploadChunked(session, location, content, scopes, options, mediaType)
-      : content instanceof Uint8Array
-        ? await putWhole(session, location, content, known?.digest ?? digestOf(content), scopes, options, mediaType)
-        : known?.size !== undefined
-          ? await putWhole(session, location, content, known.digest, scopes, options, mediaType, known.size)
-          : await patchStreamThenPut(session, location, content, scopes, options, mediaType);
-  return { descriptor, outcome: "uploaded" };
-}
-
-/** The pending source, or, when it fails to open, the upload session cancelled (best effort) and its error. */
-async function openedOrCancel(session: RegistrySession, location: string, pending: Promise<Readable>, scopes: readonly Scope[]): Promise<Readable> {
+  // From here on a session is open: whatever fails (the source not opening, bad bytes, the PUT)
+  // cancels it, so no half-written upload lingers in the registry.
   try {
-    return await pending;
+    const content = source instanceof Promise ? await source : source;
+    // Failed before a byte was sent (a small blob that did not verify): say so, send nothing.
+    if (content instanceof Readable && content.errored) throw content.errored;
+    const descriptor =
+      options.chunkSize !== undefined
+        ? await uploadChunked(session, location, content, scopes, options, mediaType)
+        : content instanceof Uint8Array
+          ? await putWhole(session, location, content, known?.digest ?? digestOf(content), scopes, options, mediaType)
+          : known?.size !== undefined
+            ? await putWhole(session, location, content, known.digest, scopes, options, mediaType, known.size)
+            : await patchStreamThenPut(session, location, content, scopes, options, mediaType);
+    return { descriptor, outcome: "uploaded" };
   } catch (err) {
-    await session
-      .send({ method: "DELETE", path: location, scopes, expect: [204, 404] })
-      .then((response) => response.dump())
-      .catch(() => undefined);
+    await cancelUpload(session, location, scopes);
     throw err;
   }
+}
+
+/**
+ * DELETE the upload session, best effort (no signal: it runs after an abort too). The first
+ * Location is enough: distribution cancels a session whose state is stale rather than resume it.
+ */
+async function cancelUpload(session: RegistrySession, location: string, scopes: readonly Scope[]): Promise<void> {
+  await session
+    .send({ method: "DELETE", path: location, scopes, expect: [204, 404] })
+    .then((response) => response.dump())
+    .catch(() => undefined);
 }
 
 function resolveKnownDigest(source: BlobSource, options: BlobUploadOptions): { digest: string; size?: number } | undefined {

@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { QuaysideError } from "../errors.js";
 import type { ImageManifest } from "../media/manifest.js";
 import type { Descriptor } from "../media/types.js";
-import { discardContent, type PushContent, type PushOptions, type Store, type StoreCapabilities, type StoreOptions } from "./store.js";
+import { discardContent, holdContent, type PushContent, type PushOptions, type Store, type StoreCapabilities, type StoreOptions } from "./store.js";
 import { ArchiveReader, type ArchiveImageInfo } from "./docker-archive/reader.js";
 import { ArchiveWriter } from "./docker-archive/writer.js";
 
@@ -110,7 +110,8 @@ export class DockerArchiveStore implements Store {
       discardContent(content);
       throw this.readOnly();
     }
-    return writer.push(descriptor, await content, options);
+    // Pushes wait their turn in a queue: a stream failing meanwhile keeps its error for its turn.
+    return writer.push(descriptor, await holdContent(content), options);
   }
 
   /** Record `tag` ("repo:tag"; ":latest" when no tag; no digests) in RepoTags for a pushed image manifest. */

@@ -8,6 +8,7 @@
  * The same layout skopeo (`oci:DIR:TAG`) and umoci (`DIR:TAG`) read and write. Blobs are streamed
  * (never held in memory) into a dot-file ending ".partial" beside their final name and renamed into
  * place only once their digest and size verified. index.json is rewritten whole, atomically, by tag().
+ * Such dot-files that a killed run left are removed by the next run that writes beside them.
  */
 import { constants as fsConstants, type Stats } from "node:fs";
 import { link, mkdir, open, readFile, realpath, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
@@ -18,11 +19,10 @@ import { InvalidReferenceError, ManifestError, QuaysideError, SizeMismatchError 
 import { parseManifest, referrerDescriptor, subjectOf, withReferrer, type Manifest, type OciIndex } from "../media/manifest.js";
 import { isManifestMediaType, MediaType, type Descriptor } from "../media/types.js";
 import { isValidTag } from "../ref/reference.js";
-import { temporaryPathFor } from "../util/atomic-file.js";
-import { writeStreamAtomic } from "../util/atomic-file.js";
+import { removeStaleTemporaries, temporaryPathFor, writeStreamAtomic } from "../util/atomic-file.js";
 import { MANIFEST_SIZE_LIMIT } from "../util/limits.js";
 import { bytesStream, countingStream, readAll, toReadable } from "../util/streams.js";
-import type { PushContent, PushOptions, Store, StoreCapabilities, StoreOptions } from "./store.js";
+import { holdContent, type PushContent, type PushOptions, type Store, type StoreCapabilities, type StoreOptions } from "./store.js";
 
 /** The annotation that names an index.json entry (a "tag" of the layout). */
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
@@ -32,6 +32,11 @@ export const OCI_LAYOUT_VERSION = "1.0.0";
 const INDEX_LIMIT = 64 * 1024 * 1024;
 /** Names listed in a tag-not-found message. */
 const NAMES_IN_MESSAGE = 10;
+/**
+ * A temporary file untouched for this long before a store opened is no live writer's: one that
+ * is still writing touches it as it goes. (Also covers file times that lag the clock a little.)
+ */
+const STALE_TEMPORARY_MS = 1000;
 
 // org.opencontainers.image.ref.name grammar (image-spec annotations.md):
 //   ref ::= component ("/" component)* ; component ::= alphanum (separator alphanum)*
@@ -221,6 +226,9 @@ export class OciLayoutStore implements Store {
   /** Aborted by abort(): stops in-flight pushes (whose temporary files are then removed). */
   readonly #controller = new AbortController();
   readonly #inflight = new Set<Promise<unknown>>();
+  readonly #openedAt = Date.now();
+  /** Directories cleared of stale temporary files, once per store, before its first write there. */
+  readonly #swept = new Map<string, Promise<void>>();
 
   private constructor(dir: string, root: string, lockKey: string) {
     this.dir = dir;
@@ -345,7 +353,8 @@ export class OciLayoutStore implements Store {
    * referrer (a manifest with a `subject`), which push() lists there untagged.
    */
   async push(descriptor: Descriptor, given: PushContent, options: PushOptions = {}): Promise<void> {
-    const content = await given;
+    // Unread while the file is checked and its directory made: an early error waits for the pipeline.
+    const content = await holdContent(given);
     await this.#pushBlob(descriptor, content, options);
     if (!isManifestMediaType(descriptor.mediaType)) return;
     // A referrer is listed in index.json (untagged), or nothing would ever find it again.
@@ -373,7 +382,9 @@ export class OciLayoutStore implements Store {
     await this.#track(() =>
       withIndexLock(this.#lockKey, async () => {
         const updated = withReferrer((await this.#readIndex()).raw, entry);
-        if (updated !== undefined) await writeStreamAtomic(join(this.#root, "index.json"), bytesStream(Buffer.from(JSON.stringify(updated))));
+        if (updated === undefined) return;
+        await this.#sweep(this.#root);
+        await writeStreamAtomic(join(this.#root, "index.json"), bytesStream(Buffer.from(JSON.stringify(updated))));
       }),
     );
   }
@@ -399,6 +410,7 @@ export class OciLayoutStore implements Store {
           return;
         }
         await mkdir(dirname(target), { recursive: true });
+        await this.#sweep(dirname(target));
       } catch (err) {
         if (!(content instanceof Uint8Array)) content.destroy();
         throw err;
@@ -448,6 +460,7 @@ export class OciLayoutStore implements Store {
         });
         if (!placed) manifests.push(entry);
         const bytes = Buffer.from(JSON.stringify({ ...index.raw, manifests }));
+        await this.#sweep(this.#root);
         await writeStreamAtomic(join(this.#root, "index.json"), bytesStream(bytes));
       }),
     );
@@ -470,6 +483,16 @@ export class OciLayoutStore implements Store {
   blobPath(digest: string): string {
     const { algorithm, hex } = parseDigest(digest);
     return join(this.#root, "blobs", algorithm, hex);
+  }
+
+  /** Removes the temporary files an earlier, killed run left in `dir` (see removeStaleTemporaries). */
+  #sweep(dir: string): Promise<void> {
+    let sweeping = this.#swept.get(dir);
+    if (sweeping === undefined) {
+      sweeping = removeStaleTemporaries(dir, this.#openedAt - STALE_TEMPORARY_MS);
+      this.#swept.set(dir, sweeping);
+    }
+    return sweeping;
   }
 
   async #track<T>(work: () => Promise<T>): Promise<T> {

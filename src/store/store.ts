@@ -8,6 +8,7 @@ import type { Descriptor } from "../media/types.js";
 import type { BlobSource } from "../registry/uploads.js";
 import { UnsupportedError } from "../errors.js";
 import { BLOB_BYTES_LIMIT } from "../util/limits.js";
+import { holdError } from "../util/hold-error.js";
 import { readAll } from "../util/streams.js";
 
 /**
@@ -15,6 +16,16 @@ import { readAll } from "../util/streams.js";
  * source while the destination gets ready); the same a registry upload takes.
  */
 export type PushContent = BlobSource;
+
+/**
+ * Content that waits before it is read (a queue, a check first): a stream failing meanwhile keeps
+ * its error for the reader instead of throwing it as uncaught (see holdError). Returns `content`.
+ */
+export function holdContent(content: PushContent): PushContent {
+  if (content instanceof Readable) holdError(content);
+  else if (content instanceof Promise) void content.then(holdError, () => undefined);
+  return content;
+}
 
 /** Let go of content that will not be read: destroy a stream, also one still being opened. */
 export function discardContent(content: PushContent): void {

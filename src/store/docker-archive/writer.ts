@@ -1,8 +1,8 @@
 /** Writing a docker-archive: entries streamed one at a time into a temp file, manifest.json on close, then renamed into place. */
 import { close as closeFd, constants, createWriteStream, open as openFd, type WriteStream } from "node:fs";
 import { link, open, rename, stat, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
-import { Writable, type Readable } from "node:stream";
+import { basename, dirname } from "node:path";
+import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import * as tar from "tar-stream";
@@ -10,7 +10,7 @@ import { createVerifyingStream, digestOf, isDigest, parseDigest } from "../../di
 import { DigestMismatchError, QuaysideError, SizeMismatchError } from "../../errors.js";
 import { isImage, parseManifest, type ImageManifest } from "../../media/manifest.js";
 import { isIndexMediaType, isManifestMediaType, isSchema1MediaType, normalizeMediaType, type Descriptor } from "../../media/types.js";
-import { temporaryPathFor } from "../../util/atomic-file.js";
+import { removeStaleTemporaries, temporaryPathFor } from "../../util/atomic-file.js";
 import { MANIFEST_SIZE_LIMIT } from "../../util/limits.js";
 import { bytesStream, readAll, toReadable } from "../../util/streams.js";
 import { discardContent, type PushOptions } from "../store.js";
@@ -27,6 +27,9 @@ interface PendingImage {
 }
 
 type WriterState = "open" | "closing" | "closed" | "failed" | "aborted";
+
+/** A temporary archive untouched this long is no live writer's (file times may also lag the clock a little). */
+const STALE_TEMPORARY_MS = 1000;
 
 /** Resolves on 'drain' of a tar-stream entry (a streamx Writable); rejects if it errors or closes first. */
 function drained(stream: ReturnType<tar.Pack["entry"]>): Promise<void> {
@@ -73,6 +76,8 @@ export class ArchiveWriter {
       const existing = await stat(path).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? undefined : Promise.reject(err)));
       if (existing !== undefined) throw new QuaysideError("FILE_EXISTS", `${path} already exists (docker-archive does not modify existing archives)`, { category: "invalid-input" });
     }
+    // What a killed run left for this archive; a live writer of it would have touched it since.
+    await removeStaleTemporaries(dirname(path), Date.now() - STALE_TEMPORARY_MS, basename(path));
     const temporary = temporaryPathFor(path);
     // Opened here (not lazily by the stream) so that a failure to create the file fails create().
     const fd = await promisify(openFd)(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
