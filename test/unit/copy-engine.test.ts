@@ -287,6 +287,19 @@ describe("copy engine: abort and failures", () => {
     });
   }
 
+  it("a source blob that fails verification while the destination is still opening its upload: the typed error, no uncaught exception", async () => {
+    const image = multiArch();
+    const source = new MemoryStore();
+    // Like a registry, the destination reads content only once its upload is open.
+    const destination = new MemoryStore({ openDelayMs: 30 });
+    await seed(source, image, "v1");
+    source.faults.fetchTruncated.add(image.arm64Only.descriptor.digest);
+    await assert.rejects(copyImage(source, "v1", destination, "v1"), SizeMismatchError);
+    await settle();
+    for (const manifest of image.manifests) assert.equal(await destination.exists(manifest.descriptor), false);
+    assert.equal(destination.calls.some((c) => c.op === "tag"), false);
+  });
+
   it("a destination push that fails part-way rejects with its error and writes no manifest", async () => {
     const image = multiArch({ layerSize: 8 * 1024 });
     const source = new MemoryStore({ chunkSize: 1024 });
