@@ -5,7 +5,7 @@
  */
 import { InsecureRequestError, ProtocolError } from "../errors.js";
 import { isLoopbackHost } from "../http/hosts.js";
-import type { HttpClient } from "../http/transport.js";
+import type { HttpClient, HttpResponse } from "../http/transport.js";
 import { parseChallenges, pickChallenge, type Challenge } from "./challenge.js";
 import type { Credential, CredentialSource } from "./credentials.js";
 import { mergeScopes, parseScopes, scopeKey, type Scope } from "./scope.js";
@@ -47,8 +47,22 @@ export class Authenticator {
   }
 
   /**
-   * Called with a 401's WWW-Authenticate values. Returns a header worth one more try, or
-   * undefined when there is nothing new to offer (so the 401 stands).
+   * A 401 is answered only if the registry sent it. After a redirect to another origin (a blob
+   * CDN) it did not: that challenge gets no credentials, no token fetched with them, and does not
+   * replace the registry's. Throws InsecureRequestError then (the response discarded).
+   */
+  async assertRegistryChallenge(url: URL, response: HttpResponse): Promise<void> {
+    const answeredBy = new URL(response.url);
+    if (answeredBy.origin === url.origin) return;
+    await response.dump();
+    throw new InsecureRequestError(
+      `${describeTarget(url)} at ${this.options.registry} was redirected to ${answeredBy.origin}, which asked for authentication; quayside does not send registry credentials there`,
+    );
+  }
+
+  /**
+   * Called with a 401's WWW-Authenticate values (a 401 assertRegistryChallenge accepted). Returns a
+   * header worth one more try, or undefined when there is nothing new to offer (so the 401 stands).
    */
   async afterUnauthorized(url: URL, wwwAuthenticate: readonly string[], scopes: readonly Scope[], sentHeader: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
     const credential = await this.resolveCredential();
@@ -118,6 +132,13 @@ export class Authenticator {
       `refusing to send credentials for ${this.options.registry} over plain HTTP to ${url.host}; use HTTPS, or ask for plain HTTP explicitly`,
     );
   }
+}
+
+/** "blob sha256:... of team/app" for a registry API URL, for messages; the path otherwise. */
+function describeTarget(url: URL): string {
+  const match = /^\/v2\/(.+)\/(blobs|manifests)\/([^/]+)$/.exec(url.pathname);
+  if (!match) return url.pathname;
+  return `${match[2] === "blobs" ? "blob" : "manifest"} ${decodeURIComponent(match[3] ?? "")} of ${match[1] ?? ""}`;
 }
 
 function basicHeader(credential: { username: string; password: string }): string {

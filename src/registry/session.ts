@@ -130,14 +130,18 @@ export class RegistrySession {
   }
 
   private async sendAuthorized(url: URL, req: RegistryRequest): Promise<HttpResponse> {
-    const send = (authorization: string | undefined) =>
-      this.http.request({
+    const send = async (authorization: string | undefined): Promise<HttpResponse> => {
+      const response = await this.http.request({
         method: req.method,
         url,
         headers: authorization ? { ...req.headers, authorization } : { ...req.headers },
         ...(req.body !== undefined ? { body: req.body } : {}),
         signal: req.signal,
       });
+      // After a redirect, a 401 may be a CDN's: never answered with the registry's credentials.
+      if (response.status === 401) await this.auth.assertRegistryChallenge(url, response);
+      return response;
+    };
     if (req.anonymous) return send(undefined);
     const sent = await this.auth.headerFor(url, req.scopes, req.signal);
     const response = await send(sent);
