@@ -150,7 +150,6 @@ async function copyBlob(
   return "copied";
 }
 
-
 /**
  * Bad bytes from the source (wrong size or digest) surface wherever the destination notices:
  * a PUT that failed, an archive refusing further entries, another blob's task. The first failure
