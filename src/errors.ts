@@ -5,13 +5,35 @@
 
 export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 
+/** The longest error message: an error is one line on a terminal, whatever a server or the input sent. */
+export const MAX_MESSAGE_LENGTH = 500;
+
+/**
+ * Text from a server or the user, made fit for a message: one line (control characters escaped)
+ * of at most `max` characters, the middle cut out so that both ends stay readable.
+ */
+export function bounded(text: string, max = 200): string {
+  const line = text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === "\t" ? " " : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  if (line.length <= max) return line;
+  const marker = ` …(${line.length - max} characters cut)… `;
+  const keep = Math.max(0, max - marker.length);
+  const head = Math.ceil((keep * 2) / 3);
+  return `${line.slice(0, head)}${marker}${line.slice(line.length - (keep - head))}`;
+}
+
+/** A value from a server or the user, bounded and quoted: `"application/vnd.oci…"`. */
+export function quoted(text: string, max = 120): string {
+  return JSON.stringify(bounded(text, max));
+}
+
 export class QuaysideError extends Error {
   /** Stable machine-readable code, e.g. "INVALID_REFERENCE" or a distribution code like "MANIFEST_UNKNOWN". */
   readonly code: string;
   readonly category: ErrorCategory;
 
   constructor(code: string, message: string, options?: { cause?: unknown; category?: ErrorCategory }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Every piece of outside text should be bounded where it is put in; this is the backstop.
+    super(bounded(message, MAX_MESSAGE_LENGTH), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.category = options?.category ?? "other";
@@ -51,19 +73,19 @@ export class InvalidReferenceError extends QuaysideError {
     readonly part: "reference" | "registry" | "repository" | "tag" | "digest",
     reason: string,
   ) {
-    super("INVALID_REFERENCE", `invalid reference ${JSON.stringify(input)}: ${part} ${reason}`, { category: "invalid-input" });
+    super("INVALID_REFERENCE", `invalid reference ${quoted(input)}: ${part} ${reason}`, { category: "invalid-input" });
   }
 }
 
 export class InvalidDigestError extends QuaysideError {
   constructor(readonly input: string, reason: string) {
-    super("INVALID_DIGEST", `invalid digest ${JSON.stringify(input)}: ${reason}`, { category: "invalid-input" });
+    super("INVALID_DIGEST", `invalid digest ${quoted(input)}: ${reason}`, { category: "invalid-input" });
   }
 }
 
 export class DigestMismatchError extends QuaysideError {
   constructor(readonly expected: string, readonly actual: string, what = "content") {
-    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${expected}, got ${actual}`, { category: "integrity" });
+    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${bounded(expected, 100)}, got ${bounded(actual, 100)}`, { category: "integrity" });
   }
 }
 
@@ -82,7 +104,7 @@ export class ManifestError extends QuaysideError {
 
 export class InvalidPlatformError extends QuaysideError {
   constructor(readonly input: string, reason: string) {
-    super("INVALID_PLATFORM", `invalid platform ${JSON.stringify(input)}: ${reason}`, { category: "invalid-input" });
+    super("INVALID_PLATFORM", `invalid platform ${quoted(input)}: ${reason}`, { category: "invalid-input" });
   }
 }
 
@@ -95,7 +117,7 @@ export class PlatformNotFoundError extends QuaysideError {
   ) {
     super(
       "PLATFORM_NOT_FOUND",
-      `no manifest for platform ${wanted}; ${holder}: ${available.length > 0 ? available.join(", ") : "(no platforms)"}`,
+      `no manifest for platform ${bounded(wanted, 100)}; ${holder}: ${available.length > 0 ? bounded(available.join(", ")) : "(no platforms)"}`,
       { category: "not-found" },
     );
   }
@@ -104,7 +126,7 @@ export class PlatformNotFoundError extends QuaysideError {
 /** The server sent a manifest of another media type than the one explicitly asked for. */
 export class UnexpectedMediaTypeError extends QuaysideError {
   constructor(readonly expected: readonly string[], readonly actual: string) {
-    super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual || "(none)"}`, {
+    super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual ? quoted(actual) : "(none)"}`, {
       category: "protocol",
     });
   }
@@ -146,8 +168,8 @@ export class RegistryError extends QuaysideError {
     readonly hint?: string,
   ) {
     const code = errors[0]?.code ?? statusCode(status);
-    const what = errors.length > 0 ? errors.map((e) => `${e.code}: ${e.message}`).join("; ") : `HTTP ${status}`;
-    super(code, `${request.method} ${redactUrl(request.url)}: ${what} (HTTP ${status})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
+    const what = errors.length > 0 ? bounded(errors.map((e) => `${e.code}: ${e.message}`).join("; ")) : `HTTP ${status}`;
+    super(code, `${request.method} ${bounded(redactUrl(request.url))}: ${what} (HTTP ${status})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
   }
 }
 

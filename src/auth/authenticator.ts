@@ -3,7 +3,7 @@
  * credential, and the token cache. The registry client asks it for an Authorization header
  * before a request and again after a 401.
  */
-import { InsecureRequestError, ProtocolError } from "../errors.js";
+import { InsecureRequestError, ProtocolError, quoted } from "../errors.js";
 import { isLoopbackHost } from "../http/hosts.js";
 import type { HttpClient } from "../http/transport.js";
 import { parseChallenges, pickChallenge, type Challenge } from "./challenge.js";
@@ -84,7 +84,7 @@ export class Authenticator {
   ): Promise<string> {
     const realm = challenge.params["realm"];
     if (realm === undefined) throw new ProtocolError(`registry ${this.options.registry} sent a bearer challenge without a realm`);
-    if (!URL.canParse(realm)) throw new ProtocolError(`registry ${this.options.registry} sent a bearer challenge whose realm is not a URL: ${JSON.stringify(realm)}`);
+    if (!URL.canParse(realm)) throw new ProtocolError(`registry ${this.options.registry} sent a bearer challenge whose realm is not a URL: ${quoted(realm)}`);
     if (credential) {
       this.assertMaySend(url);
       this.assertMaySend(new URL(realm));

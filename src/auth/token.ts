@@ -2,7 +2,7 @@
  * Bearer tokens (Docker token auth and its OAuth2 variant) and the cache that makes a long
  * listing or a parallel copy cost one token request per scope set.
  */
-import { AuthenticationError, ProtocolError, redactUrl } from "../errors.js";
+import { AuthenticationError, bounded, ProtocolError, redactUrl } from "../errors.js";
 import type { HttpClient } from "../http/transport.js";
 import type { Credential } from "./credentials.js";
 import { formatScope, type Scope } from "./scope.js";
@@ -44,7 +44,7 @@ export async function fetchToken(http: HttpClient, req: TokenRequest): Promise<B
   }
   if (response.status !== 200) {
     const text = await response.text().catch(() => "");
-    throw new AuthenticationError(`${where} answered HTTP ${response.status}: ${text.slice(0, 200)}`);
+    throw new AuthenticationError(`${where} answered HTTP ${response.status}: ${bounded(text)}`);
   }
   return parseTokenResponse(await response.json(), where);
 }

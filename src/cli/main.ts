@@ -3,7 +3,7 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { QuaysideError } from "../index.js";
+import { bounded, MAX_MESSAGE_LENGTH, QuaysideError } from "../index.js";
 import * as read from "./commands/read.js";
 import * as write from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
@@ -239,6 +239,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 function describe(err: unknown): string {
   if (err instanceof QuaysideError) return err.message;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
+  // Not ours, so not bounded yet: still one line of a few hundred characters.
+  if (err instanceof Error) return bounded(`${err.name}: ${err.message}`, MAX_MESSAGE_LENGTH);
+  return bounded(String(err), MAX_MESSAGE_LENGTH);
 }

@@ -8,7 +8,7 @@ import { rootCertificates } from "node:tls";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
-import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
+import { NetworkError, ProtocolError, QuaysideError, quoted } from "../errors.js";
 import { readAll } from "../util/streams.js";
 import { redactHeaders, redactUrl } from "./redact.js";
 import { TLS_NOT_SPOKEN_CODES } from "./tls-probe.js";
@@ -183,7 +183,7 @@ export class HttpClient {
         try {
           return JSON.parse(text) as unknown;
         } catch (err) {
-          throw new ProtocolError(`${method} ${redactUrl(url.toString())}: response is not JSON: ${truncate(text)}`, { cause: err });
+          throw new ProtocolError(`${method} ${redactUrl(url.toString())}: response is not JSON: ${quoted(text)}`, { cause: err });
         }
       },
       bytes: (limit = DEFAULT_BODY_LIMIT) => readAll(body, limit, `${method} ${redactUrl(url.toString())}: response body`),
@@ -233,10 +233,6 @@ export function allHeaders(headers: ResponseHeaders, name: string): string[] {
   const value = headers[name.toLowerCase()];
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
-}
-
-function truncate(text: string, max = 200): string {
-  return text.length > max ? `${text.slice(0, max)}...` : text;
 }
 
 /** Waits between attempts; an abort while waiting is reported like any other abort (ABORTED), not as a bare AbortError. */

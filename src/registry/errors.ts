@@ -1,5 +1,5 @@
 /** Turning a registry's non-success answer into a typed RegistryError. */
-import { RegistryError, type DistributionErrorEntry } from "../errors.js";
+import { bounded, RegistryError, type DistributionErrorEntry } from "../errors.js";
 import type { HttpResponse } from "../http/transport.js";
 import { SMALL_JSON_LIMIT } from "../util/limits.js";
 
@@ -22,11 +22,12 @@ async function readErrorEntries(response: HttpResponse): Promise<DistributionErr
       if (typeof e !== "object" || e === null) return [];
       const { code, message, detail } = e as Record<string, unknown>;
       if (typeof code !== "string") return [];
-      return [{ code, message: typeof message === "string" ? message : "", ...(detail !== undefined ? { detail } : {}) }];
+      // Bounded here: the code becomes the error's code and both go into its one-line message.
+      return [{ code: bounded(code, 64), message: typeof message === "string" ? bounded(message) : "", ...(detail !== undefined ? { detail } : {}) }];
     });
   } catch {
     // Not JSON (a proxy's HTML page, say): keep the first line as the message.
-    const line = text.trim().split("\n")[0]?.slice(0, 200);
+    const line = bounded(text.trim().split("\n")[0] ?? "");
     return line ? [{ code: `HTTP_${response.status}`, message: line }] : [];
   }
 }

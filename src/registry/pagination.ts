@@ -4,7 +4,7 @@
  * refuses our `n` (PAGINATION_NUMBER_INVALID) asked again with its own page size.
  */
 import { repositoryScope, type Scope } from "../auth/scope.js";
-import { ProtocolError, RegistryError } from "../errors.js";
+import { ProtocolError, quoted, RegistryError } from "../errors.js";
 import { allHeaders, type HttpResponse } from "../http/transport.js";
 import { MAX_PAGES } from "../util/limits.js";
 import type { RegistrySession, RequestOptions } from "./session.js";
@@ -87,7 +87,7 @@ function resolveLink(link: string, page: string): string {
   try {
     return new URL(link, page).toString();
   } catch (err) {
-    throw new ProtocolError(`${page}: Link header target ${JSON.stringify(link)} is not a URL`, { cause: err });
+    throw new ProtocolError(`${page}: Link header target ${quoted(link)} is not a URL`, { cause: err });
   }
 }
 
