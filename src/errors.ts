@@ -160,16 +160,24 @@ function categorize(code: string, status: number): ErrorCategory {
  * the body carried none; `category` tells not-found from unauthorized from denied.
  */
 export class RegistryError extends QuaysideError {
+  /** The server's Retry-After (429, 503), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     readonly status: number,
     readonly request: FailedRequest,
     readonly errors: readonly DistributionErrorEntry[],
     /** What this usually means, in words a user can act on. */
     readonly hint?: string,
+    /** `message`: the whole sentence, when the registry module can say what failed in a person's words. */
+    options?: { message?: string; retryAfterMs?: number },
   ) {
     const code = errors[0]?.code ?? statusCode(status);
-    const what = errors.length > 0 ? bounded(errors.map((e) => `${e.code}: ${e.message}`).join("; ")) : `HTTP ${status}`;
-    super(code, `${request.method} ${bounded(redactUrl(request.url))}: ${what} (HTTP ${status})${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
+    // The status once: "HTTP 404", or the body's codes followed by "(HTTP 404)".
+    const what = errors.length > 0 ? `${bounded(errors.map((e) => `${e.code}: ${e.message}`).join("; "))} (HTTP ${status})` : `HTTP ${status}`;
+    const message = options?.message ?? `${request.method} ${bounded(redactUrl(request.url))}: ${what}${hint ? `: ${hint}` : ""}`;
+    super(code, message, { category: categorize(code, status) });
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

@@ -3,7 +3,7 @@
  * credential, and the token cache. The registry client asks it for an Authorization header
  * before a request and again after a 401.
  */
-import { InsecureRequestError, ProtocolError, quoted } from "../errors.js";
+import { AuthenticationError, InsecureRequestError, ProtocolError, quoted } from "../errors.js";
 import { isLoopbackHost } from "../http/hosts.js";
 import type { HttpClient } from "../http/transport.js";
 import { parseChallenges, pickChallenge, type Challenge } from "./challenge.js";
@@ -68,6 +68,11 @@ export class Authenticator {
     return header === sentHeader ? undefined : header;
   }
 
+  /** Are there credentials for this registry (given, or found in a config file)? */
+  async hasCredentials(): Promise<boolean> {
+    return (await this.resolveCredential().catch(() => undefined)) !== undefined;
+  }
+
   /** Drop what was learned (after logout or a credential change). */
   reset(): void {
     this.challenge = undefined;
@@ -97,6 +102,12 @@ export class Authenticator {
         credential,
         oauth2: this.options.oauth2 ?? false,
         signal,
+      }).catch((err: unknown) => {
+        // The token server said no to the user's credentials: they are wrong, say so and what to do.
+        if (credential !== undefined && err instanceof AuthenticationError && err.code === "UNAUTHORIZED") {
+          throw new AuthenticationError(credentialsRefused(this.options.registry, new URL(realm).host), { cause: err, code: "UNAUTHORIZED" });
+        }
+        throw err;
       }),
     );
     return `Bearer ${token.token}`;
@@ -118,6 +129,17 @@ export class Authenticator {
       `refusing to send credentials for ${this.options.registry} over plain HTTP to ${url.host}; use HTTPS, or ask for plain HTTP explicitly`,
     );
   }
+}
+
+/** How a person gives other credentials for a registry. */
+export function otherCredentialsHint(registry: string): string {
+  return `log in with \`quayside login ${registry}\`, or pass -u NAME --password-stdin`;
+}
+
+/** The message for credentials a registry (or its token server) did not accept. */
+export function credentialsRefused(registry: string, tokenServer?: string): string {
+  const who = tokenServer === undefined ? registry : `the token server of ${registry} (${tokenServer})`;
+  return `${who} refused the credentials given for it; ${otherCredentialsHint(registry)}`;
 }
 
 function basicHeader(credential: { username: string; password: string }): string {

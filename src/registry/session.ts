@@ -102,9 +102,11 @@ export class RegistrySession {
     for (;;) {
       const url = this.resolve(req.path);
       try {
-        const response = await this.sendAuthorized(url, req);
+        const { response, sent } = await this.sendAuthorized(url, req);
         this.scheme ??= url.protocol === "http:" ? "http" : "https";
-        if (!req.expect.includes(response.status)) throw await registryError(response, req.method);
+        if (!req.expect.includes(response.status)) {
+          throw await registryError(response, req.method, { registry: this.registry, sent: schemeOf(sent), hasCredentials: await this.auth.hasCredentials() });
+        }
         return response;
       } catch (err) {
         // Docker's rule for loopback registries: if one does not speak TLS, use plain HTTP.
@@ -129,7 +131,8 @@ export class RegistrySession {
     return this.schemeProbe;
   }
 
-  private async sendAuthorized(url: URL, req: RegistryRequest): Promise<HttpResponse> {
+  /** The response, and the Authorization header it answered (for messages: were credentials refused?). */
+  private async sendAuthorized(url: URL, req: RegistryRequest): Promise<{ response: HttpResponse; sent: string | undefined }> {
     const send = (authorization: string | undefined) =>
       this.http.request({
         method: req.method,
@@ -138,15 +141,15 @@ export class RegistrySession {
         ...(req.body !== undefined ? { body: req.body } : {}),
         signal: req.signal,
       });
-    if (req.anonymous) return send(undefined);
+    if (req.anonymous) return { response: await send(undefined), sent: undefined };
     const sent = await this.auth.headerFor(url, req.scopes, req.signal);
     const response = await send(sent);
     const replayable = !(req.body instanceof Readable);
-    if (response.status !== 401 || !replayable) return response;
+    if (response.status !== 401 || !replayable) return { response, sent };
     const next = await this.auth.afterUnauthorized(url, allHeaders(response.headers, "www-authenticate"), req.scopes, sent, req.signal);
-    if (next === undefined) return response;
+    if (next === undefined) return { response, sent };
     await response.dump();
-    return send(next);
+    return { response: await send(next), sent: next };
   }
 
   /** Absolute URLs (from Link or Location headers) must stay on this registry: credentials never follow them elsewhere. */
@@ -178,6 +181,12 @@ export async function sendDelete(session: RegistrySession, path: string, reposit
 export function mediaTypeOf(contentType: string | undefined): string | undefined {
   const type = contentType === undefined ? "" : normalizeMediaType(contentType);
   return type === "" ? undefined : type;
+}
+
+function schemeOf(authorization: string | undefined): "basic" | "bearer" | "other" | undefined {
+  if (authorization === undefined) return undefined;
+  const scheme = authorization.split(" ", 1)[0]?.toLowerCase();
+  return scheme === "basic" || scheme === "bearer" ? scheme : "other";
 }
 
 function credentialSource(options: RegistryClientOptions): CredentialSource | undefined {
