@@ -205,10 +205,13 @@ export class NetworkError extends QuaysideError {
   }
 }
 
-/** A server reply that breaks the protocol: bad header, bad JSON, missing field. */
+/**
+ * A server reply that breaks the protocol: bad header, bad JSON, missing field; code TOO_LARGE
+ * for a body past what quayside reads into memory (a hostile endless listing page, say).
+ */
 export class ProtocolError extends QuaysideError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("PROTOCOL_ERROR", message, { ...options, category: "protocol" });
+  constructor(message: string, options?: { cause?: unknown; code?: "PROTOCOL_ERROR" | "TOO_LARGE" }) {
+    super(options?.code ?? "PROTOCOL_ERROR", message, { cause: options?.cause, category: "protocol" });
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { AuthenticationError, bounded, ProtocolError, redactUrl } from "../errors.js";
 import type { HttpClient } from "../http/transport.js";
+import { SMALL_JSON_LIMIT } from "../util/limits.js";
 import type { Credential } from "./credentials.js";
 import { formatScope, type Scope } from "./scope.js";
 
@@ -43,7 +44,7 @@ export async function fetchToken(http: HttpClient, req: TokenRequest): Promise<B
     });
   }
   if (response.status !== 200) {
-    const text = await response.text().catch(() => "");
+    const text = await response.text(SMALL_JSON_LIMIT).catch(() => "");
     throw new AuthenticationError(`${where} answered HTTP ${response.status}: ${bounded(text)}`);
   }
   return parseTokenResponse(await response.json(), where);

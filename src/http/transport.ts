@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
 import { NetworkError, ProtocolError, QuaysideError, quoted } from "../errors.js";
+import { JSON_DOCUMENT_LIMIT } from "../util/limits.js";
 import { readAll } from "../util/streams.js";
 import { redactHeaders, redactUrl } from "./redact.js";
 import { TLS_NOT_SPOKEN_CODES } from "./tls-probe.js";
@@ -63,10 +64,10 @@ export interface HttpResponse {
   url: string;
   body: Readable;
   header(name: string): string | undefined;
-  text(): Promise<string>;
-  /** Reads the whole body; fails if it is longer than `limit` bytes (default 64 MiB). */
+  /** Read whole bodies are capped: each of these fails (TOO_LARGE) past `limit` bytes (default 4 MiB). */
+  text(limit?: number): Promise<string>;
   bytes(limit?: number): Promise<Uint8Array>;
-  json(): Promise<unknown>;
+  json(limit?: number): Promise<unknown>;
   /** Discard the body so the connection can be reused. */
   dump(): Promise<void>;
 }
@@ -77,7 +78,6 @@ const MAX_REDIRECTS = 10;
 const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie", "x-registry-auth"];
 /** Methods safe to send twice; POST and PATCH (upload starts and chunks) are retried only on request. */
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
-const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 
 const TLS_CERT_CODES = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -171,22 +171,24 @@ export class HttpClient {
       signal: req.signal,
     });
     const body = res.body;
+    const bytes = (limit = JSON_DOCUMENT_LIMIT) => readAll(body, limit, `${method} ${redactUrl(url.toString())}: response body`);
+    const text = async (limit?: number) => (await bytes(limit)).toString("utf8");
     return {
       status: res.statusCode,
       headers: res.headers,
       url: url.toString(),
       body,
       header: (name) => firstHeader(res.headers, name),
-      text: () => body.text(),
-      json: async () => {
-        const text = await body.text();
+      text,
+      json: async (limit) => {
+        const json = await text(limit);
         try {
-          return JSON.parse(text) as unknown;
+          return JSON.parse(json) as unknown;
         } catch (err) {
-          throw new ProtocolError(`${method} ${redactUrl(url.toString())}: response is not JSON: ${quoted(text)}`, { cause: err });
+          throw new ProtocolError(`${method} ${redactUrl(url.toString())}: response is not JSON: ${quoted(json)}`, { cause: err });
         }
       },
-      bytes: (limit = DEFAULT_BODY_LIMIT) => readAll(body, limit, `${method} ${redactUrl(url.toString())}: response body`),
+      bytes,
       dump: async () => {
         await body.dump().catch(() => undefined);
       },

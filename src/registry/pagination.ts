@@ -6,7 +6,7 @@
 import { repositoryScope, type Scope } from "../auth/scope.js";
 import { ProtocolError, quoted, RegistryError } from "../errors.js";
 import { allHeaders, type HttpResponse } from "../http/transport.js";
-import { MAX_PAGES } from "../util/limits.js";
+import { LISTING_PAGE_LIMIT, MAX_PAGES } from "../util/limits.js";
 import type { RegistrySession, RequestOptions } from "./session.js";
 
 export interface ListOptions extends RequestOptions {
@@ -50,7 +50,7 @@ async function* paginate(session: RegistrySession, path: string, field: "reposit
       visited.delete(url);
       continue;
     }
-    const entries = readListPage(await response.json(), field, url);
+    const entries = readListPage(await response.json(LISTING_PAGE_LIMIT), field, url);
     for (const entry of entries) {
       // A registry that resends an entry across pages must not make us report it twice.
       if (seen.has(entry)) continue;
