@@ -4,7 +4,7 @@
  */
 import { AuthenticationError, bounded, ProtocolError, redactUrl } from "../errors.js";
 import type { HttpClient } from "../http/transport.js";
-import { SMALL_JSON_LIMIT } from "../util/limits.js";
+import { JSON_DOCUMENT_LIMIT, SMALL_JSON_LIMIT } from "../util/limits.js";
 import type { Credential } from "./credentials.js";
 import { formatScope, type Scope } from "./scope.js";
 
@@ -58,7 +58,7 @@ function getToken(http: HttpClient, realm: URL, req: TokenRequest) {
   if (req.credential?.kind === "basic") {
     headers["authorization"] = `Basic ${Buffer.from(`${req.credential.username}:${req.credential.password}`).toString("base64")}`;
   }
-  return http.request({ method: "GET", url, headers, signal: req.signal });
+  return http.request({ method: "GET", url, headers, small: { maxBytes: JSON_DOCUMENT_LIMIT }, signal: req.signal });
 }
 
 function postToken(http: HttpClient, realm: URL, req: TokenRequest) {
@@ -81,6 +81,7 @@ function postToken(http: HttpClient, realm: URL, req: TokenRequest) {
     url: realm,
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: form.toString(),
+    small: { maxBytes: JSON_DOCUMENT_LIMIT },
     signal: req.signal,
   });
 }

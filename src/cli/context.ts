@@ -1,6 +1,6 @@
 /** What every command needs: parsed global flags, the client pool they imply, the output formatter. */
 import type { Readable } from "node:stream";
-import { ClientPool, UsageError, type ClientPoolOptions, type Credential } from "../index.js";
+import { ClientPool, UsageError, type ClientPoolOptions, type Credential, type RetryNotice } from "../index.js";
 import { Output, type OutputStreams } from "./output.js";
 
 export interface GlobalOptions {
@@ -16,6 +16,8 @@ export interface GlobalOptions {
   keyFile?: string;
   platform?: string;
   authfile?: string;
+  /** Seconds. */
+  timeout?: number;
 }
 
 export interface CliIo extends OutputStreams {
@@ -60,6 +62,9 @@ export class CliContext {
         ...(o.keyFile !== undefined ? { keyFile: o.keyFile } : {}),
       },
       ...(o.verbose ? { logger: (line: string) => stderr.write(`quayside: ${line}\n`) } : {}),
+      ...(o.timeout !== undefined ? { timeoutMs: Math.round(o.timeout * 1000) } : {}),
+      // A stall or a fault being retried is said, so that a long wait never looks like a hang.
+      ...(o.quiet ? {} : { onRetry: (notice: RetryNotice) => stderr.write(`quayside: ${notice.message}\n`) }),
     };
   }
 

@@ -13,6 +13,12 @@ export const VERSION = "0.1.0";
 
 type Action = (ctx: CliContext, ...args: string[]) => Promise<void>;
 
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new InvalidArgumentError("must be a number of seconds, more than 0");
+  return n;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
@@ -35,6 +41,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
     .option("--key-file <path>", "TLS client key (PEM)")
     .option("--platform <os/arch[/variant]>", "for a reference that is an index: the platform to use")
     .option("--authfile <path>", "credentials from this Docker / containers config file only (login, logout: the file to write)")
+    .option("--timeout <seconds>", "idle time allowed on a request before it counts as stalled and is retried (default 30)", positiveSeconds)
     .showHelpAfterError("(run quayside --help for usage)")
     .exitOverride()
     .configureOutput({

@@ -13,6 +13,8 @@ export interface ResumeOptions {
   onProgress?: ((bytes: number) => void) | undefined;
   /** How many times a dropped connection is resumed. */
   resumeAttempts: number;
+  /** Told before each resume: the number of this resume (1 for the first), the byte it starts at, why. */
+  onResume?: ((resume: number, offset: number, cause: unknown) => void) | undefined;
 }
 
 /** Feed `first` (and any resumed responses) into `sink`, ending it when the blob is complete. */
@@ -46,6 +48,7 @@ export function pipeResumable(first: HttpResponse, request: (offset: number) => 
       return;
     }
     resumes++;
+    options.onResume?.(resumes, received, err);
     try {
       const next = await request(received);
       if (next.status === 206 && !contentRangeStartsAt(next.header("content-range"), received)) {

@@ -41,7 +41,7 @@ async function* paginate(session: RegistrySession, path: string, field: "reposit
     visited.add(url);
     let response: HttpResponse;
     try {
-      response = await session.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
+      response = await session.send({ method: "GET", path: next, scopes, expect: [200], maxBytes: LISTING_PAGE_LIMIT, signal: options.signal });
     } catch (err) {
       // distribution refuses an `n` above its catalog.maxentries: fall back to the server's own page size.
       if (!(err instanceof RegistryError && err.code === "PAGINATION_NUMBER_INVALID" && pageSize !== undefined)) throw err;

@@ -15,6 +15,7 @@ import { probeTls } from "../http/tls-probe.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
 import { normalizeMediaType } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
+import { MANIFEST_SIZE_LIMIT } from "../util/limits.js";
 import { registryError } from "./errors.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
@@ -49,6 +50,15 @@ export interface RegistryRequest extends RequestOptions {
   expect: readonly number[];
   /** Send no credentials and answer no challenge (ping). */
   anonymous?: boolean;
+  /**
+   * A blob's bytes go up or come down: only the idle timeout applies and the body streams.
+   * Anything else is small: answered in full within the deadline, read whole (at most `maxBytes`).
+   */
+  transfer?: boolean;
+  /** The most a small answer may hold (default: a manifest's limit). */
+  maxBytes?: number;
+  /** Retry even a POST or PATCH (it only opens an upload session, say). */
+  retry?: boolean;
 }
 
 /** What a registry turned out to support: unknown until tried, then remembered for the session. */
@@ -139,6 +149,8 @@ export class RegistrySession {
         url,
         headers: authorization ? { ...req.headers, authorization } : { ...req.headers },
         ...(req.body !== undefined ? { body: req.body } : {}),
+        ...(req.transfer ? {} : { small: { maxBytes: req.maxBytes ?? MANIFEST_SIZE_LIMIT } }),
+        ...(req.retry !== undefined ? { retry: req.retry } : {}),
         signal: req.signal,
       });
     if (req.anonymous) return { response: await send(undefined), sent: undefined };

@@ -162,6 +162,7 @@ async function putWhole(
     headers: { "content-type": "application/octet-stream", "content-length": String(length) },
     body,
     expect: [201],
+    transfer: true,
     signal: options.signal,
   });
   await response.dump();
@@ -195,11 +196,12 @@ async function patchStreamThenPut(
     headers: { "content-type": "application/octet-stream" },
     body: source.pipe(hashing),
     expect: [202],
+    transfer: true,
     signal: options.signal,
   });
   await patched.dump();
   const digest = hasher.digest();
-  const closed = await session.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], signal: options.signal });
+  const closed = await session.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], transfer: true, signal: options.signal });
   await closed.dump();
   checkServedDigest(closed, digest);
   return { mediaType, digest, size: hasher.bytes };
@@ -240,6 +242,7 @@ async function uploadChunked(
           },
           body: part,
           expect: [202],
+          transfer: true,
           signal: options.signal,
         });
         await response.dump();
@@ -261,7 +264,7 @@ async function uploadChunked(
   }
   const digest = hasher.digest();
   if (options.digest !== undefined && digest !== options.digest) throw new DigestMismatchError(options.digest, digest, "uploaded blob");
-  const closed = await session.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], signal: options.signal });
+  const closed = await session.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], transfer: true, signal: options.signal });
   await closed.dump();
   checkServedDigest(closed, digest);
   return { mediaType, digest, size: offset };
