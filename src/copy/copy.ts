@@ -121,7 +121,8 @@ async function copyBlob(source: Store, destination: Store, blob: Descriptor, opt
   const content = source.fetch(blob, options);
   content.catch(() => undefined); // push() settles it; a rejection meanwhile is not an unhandled one
   try {
-    await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}) });
+    // reopen: a destination that fails an upload (503, a drop) may start over with the blob fetched again.
+    await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}), reopen: () => source.fetch(blob, options) });
   } catch (err) {
     discardContent(content);
     throw err;

@@ -345,7 +345,7 @@ export function allHeaders(headers: ResponseHeaders, name: string): string[] {
 }
 
 /** Waits between attempts; an abort while waiting is reported like any other abort (ABORTED), not as a bare AbortError. */
-async function backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export async function backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
   try {
     await sleep(ms, undefined, { signal });
   } catch (err) {

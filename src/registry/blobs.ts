@@ -102,7 +102,7 @@ export async function deleteBlob(session: RegistrySession, repository: string, d
 export async function mountBlob(session: RegistrySession, repository: string, from: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
   const scopes = [repositoryScope(repository, "pull", "push"), repositoryScope(from, "pull")];
   const query = new URLSearchParams({ mount: digest, from });
-  const response = await session.send({ method: "POST", path: `/v2/${repository}/blobs/uploads/?${query}`, scopes, expect: [201, 202], signal: options.signal });
+  const response = await session.send({ method: "POST", path: `/v2/${repository}/blobs/uploads/?${query}`, scopes, expect: [201, 202], retry: true, signal: options.signal });
   await response.dump();
   if (response.status === 201) return true;
   // 202 opened an upload session we will not use: cancel it so it does not linger.
