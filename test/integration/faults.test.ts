@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { checkImage } from "../../src/copy/check.js";
 import { copyImage, type CopyResult } from "../../src/copy/copy.js";
 import { digestOf } from "../../src/digest/digest.js";
-import { isNotFound, QuaysideError, RegistryError } from "../../src/errors.js";
+import { isNotFound, NetworkError, QuaysideError, RegistryError } from "../../src/errors.js";
 import type { RetryNotice } from "../../src/http/transport.js";
 import { MediaType } from "../../src/media/types.js";
 import { RegistryClient } from "../../src/registry/client.js";
@@ -230,6 +230,17 @@ describe("faults at the source", () => {
         assert.ok(failure !== undefined, `${fault.kind}: copied`);
         assert.equal(failure.category, "integrity", failure.message);
       }
+    }
+    faults(srcProxy, []);
+  });
+
+  test("a source whose blob reads always drop part way: an error about the source's blob, never the destination's PUT nor a bare socket error", async () => {
+    for (let run = 0; run < 2; run++) {
+      faults(srcProxy, [{ method: "GET", path: new RegExp(big.layer), fault: { kind: "reset", afterResponseBytes: 100_000 } }]);
+      const failure = await copyThroughFaults(big);
+      assert.ok(failure instanceof NetworkError, String(failure));
+      assert.match(failure.message, new RegExp(`^GET ${srcProxy.url}/v2/faults/big/blobs/${big.layer}: connection dropped at byte \\d+ after 3 resumes \\(`));
+      assert.ok(!failure.message.includes(dstProxy.host), failure.message);
     }
     faults(srcProxy, []);
   });
