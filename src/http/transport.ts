@@ -286,9 +286,11 @@ function stalledError(method: string, url: URL, what: string, cause: unknown): N
 
 /** A response whose (small) body has been read: served from memory, the same limits applying. */
 async function buffered(response: HttpResponse, maxBytes: number, method: string): Promise<HttpResponse> {
-  const data = Buffer.from(await response.bytes(maxBytes));
+  const read = await response.bytes(maxBytes);
+  const data = Buffer.from(read.buffer, read.byteOffset, read.byteLength);
   const where = `${method} ${redactUrl(response.url)}`;
-  const bytes = async (limit = JSON_DOCUMENT_LIMIT) => readAll(bytesStream(data), limit, `${where}: response body`);
+  // Within the limit, the bytes read already (no copy); past it, the same TOO_LARGE error as a stream's.
+  const bytes = async (limit = JSON_DOCUMENT_LIMIT) => (data.length <= limit ? data : readAll(bytesStream(data), limit, `${where}: response body`));
   const text = async (limit?: number) => (await bytes(limit)).toString("utf8");
   return {
     ...response,
