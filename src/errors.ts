@@ -48,6 +48,10 @@ export type ErrorCode =
   | "DIGEST_MISMATCH"
   | "SIZE_MISMATCH"
   | "NETWORK_ERROR"
+  /** Nothing came for the idle timeout, or a small answer not within its deadline. */
+  | "TIMEOUT"
+  /** A body read whole was larger than its cap. */
+  | "TOO_LARGE"
   | "TLS_CERTIFICATE"
   | "TLS_NOT_SUPPORTED"
   | "PROTOCOL_ERROR"
@@ -66,13 +70,35 @@ export type ErrorCode =
 
 export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 
+/** The longest error message: an error is one line on a terminal, whatever a server or the input sent. */
+export const MAX_MESSAGE_LENGTH = 500;
+
+/**
+ * Text from a server or the user, made fit for a message: one line (control characters escaped)
+ * of at most `max` characters, the middle cut out so that both ends stay readable.
+ */
+export function bounded(text: string, max = 200): string {
+  const line = text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === "\t" ? " " : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  if (line.length <= max) return line;
+  const marker = ` …(${line.length - max} characters cut)… `;
+  const keep = Math.max(0, max - marker.length);
+  const head = Math.ceil((keep * 2) / 3);
+  return `${line.slice(0, head)}${marker}${line.slice(line.length - (keep - head))}`;
+}
+
+/** A value from a server or the user, bounded and quoted: `"application/vnd.oci…"`. */
+export function quoted(text: string, max = 120): string {
+  return JSON.stringify(bounded(text, max));
+}
+
 export class QuaysideError extends Error {
   /** Stable machine-readable code, e.g. "INVALID_REFERENCE" or a distribution code like "MANIFEST_UNKNOWN". */
   readonly code: ErrorCode;
   readonly category: ErrorCategory;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; category?: ErrorCategory }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Every piece of outside text should be bounded where it is put in; this is the backstop.
+    super(bounded(message, MAX_MESSAGE_LENGTH), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.category = options?.category ?? "other";
@@ -112,13 +138,13 @@ export class InvalidReferenceError extends QuaysideError {
     readonly part: "reference" | "registry" | "repository" | "tag" | "digest",
     reason: string,
   ) {
-    super("INVALID_REFERENCE", `invalid reference ${JSON.stringify(input)}: ${part} ${reason}`, { category: "invalid-input" });
+    super("INVALID_REFERENCE", `invalid reference ${quoted(input)}: ${part} ${reason}`, { category: "invalid-input" });
   }
 }
 
 export class InvalidDigestError extends QuaysideError {
   constructor(readonly input: string, reason: string) {
-    super("INVALID_DIGEST", `invalid digest ${JSON.stringify(input)}: ${reason}`, { category: "invalid-input" });
+    super("INVALID_DIGEST", `invalid digest ${quoted(input)}: ${reason}`, { category: "invalid-input" });
   }
 }
 
@@ -131,7 +157,7 @@ export class IntegrityError extends QuaysideError {
 
 export class DigestMismatchError extends IntegrityError {
   constructor(readonly expected: string, readonly actual: string, what = "content") {
-    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${expected}, got ${actual}`);
+    super("DIGEST_MISMATCH", `digest mismatch for ${what}: expected ${bounded(expected, 100)}, got ${bounded(actual, 100)}`);
   }
 }
 
@@ -150,7 +176,7 @@ export class ManifestError extends QuaysideError {
 
 export class InvalidPlatformError extends QuaysideError {
   constructor(readonly input: string, reason: string) {
-    super("INVALID_PLATFORM", `invalid platform ${JSON.stringify(input)}: ${reason}`, { category: "invalid-input" });
+    super("INVALID_PLATFORM", `invalid platform ${quoted(input)}: ${reason}`, { category: "invalid-input" });
   }
 }
 
@@ -163,7 +189,7 @@ export class PlatformNotFoundError extends QuaysideError {
   ) {
     super(
       "PLATFORM_NOT_FOUND",
-      `no manifest for platform ${wanted}; ${holder}: ${available.length > 0 ? available.join(", ") : "(no platforms)"}`,
+      `no manifest for platform ${bounded(wanted, 100)}; ${holder}: ${available.length > 0 ? bounded(available.join(", ")) : "(no platforms)"}`,
       { category: "not-found" },
     );
   }
@@ -172,7 +198,7 @@ export class PlatformNotFoundError extends QuaysideError {
 /** The server sent a manifest of another media type than the one explicitly asked for. */
 export class UnexpectedMediaTypeError extends QuaysideError {
   constructor(readonly expected: readonly string[], readonly actual: string) {
-    super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual || "(none)"}`, {
+    super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual ? quoted(actual) : "(none)"}`, {
       category: "protocol",
     });
   }
@@ -206,17 +232,24 @@ function categorize(code: ErrorCode, status: number): ErrorCategory {
  * the body carried none; `category` tells not-found from unauthorized from denied.
  */
 export class RegistryError extends QuaysideError {
+  /** The server's Retry-After (429, 503), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     readonly status: number,
     readonly request: FailedRequest,
     readonly errors: readonly DistributionErrorEntry[],
     /** What this usually means, in words a user can act on. */
     readonly hint?: string,
+    /** `message`: the whole sentence, when the registry module can say what failed in a person's words. */
+    options?: { message?: string; retryAfterMs?: number },
   ) {
     const code = knownCode(errors[0]?.code) ?? statusCode(status);
-    // A body without errors says nothing the status does not: "HTTP 401", not "HTTP 401 (HTTP 401)".
-    const what = errors.length > 0 ? `${errors.map((e) => `${e.code}: ${e.message}`).join("; ")} (HTTP ${status})` : `HTTP ${status}`;
-    super(code, `${request.method} ${redactUrl(request.url)}: ${what}${hint ? `: ${hint}` : ""}`, { category: categorize(code, status) });
+    // The status once: "HTTP 404", or the body's codes followed by "(HTTP 404)".
+    const what = errors.length > 0 ? `${bounded(errors.map((e) => `${e.code}: ${e.message}`).join("; "))} (HTTP ${status})` : `HTTP ${status}`;
+    const message = options?.message ?? `${request.method} ${bounded(redactUrl(request.url))}: ${what}${hint ? `: ${hint}` : ""}`;
+    super(code, message, { category: categorize(code, status) });
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
@@ -264,15 +297,18 @@ export class QuayApiError extends QuaysideError {
 
 /** The network failed: connection refused, reset, timeout, TLS handshake. */
 export class NetworkError extends QuaysideError {
-  constructor(message: string, options?: { cause?: unknown; code?: "NETWORK_ERROR" | "TLS_CERTIFICATE" | "TLS_NOT_SUPPORTED" }) {
+  constructor(message: string, options?: { cause?: unknown; code?: "NETWORK_ERROR" | "TIMEOUT" | "TLS_CERTIFICATE" | "TLS_NOT_SUPPORTED" | undefined }) {
     super(options?.code ?? "NETWORK_ERROR", message, { cause: options?.cause, category: "network" });
   }
 }
 
-/** A server reply that breaks the protocol: bad header, bad JSON, missing field. */
+/**
+ * A server reply that breaks the protocol: bad header, bad JSON, missing field; code TOO_LARGE
+ * for a body past what quayside reads into memory (a hostile endless listing page, say).
+ */
 export class ProtocolError extends QuaysideError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("PROTOCOL_ERROR", message, { ...options, category: "protocol" });
+  constructor(message: string, options?: { cause?: unknown; code?: "PROTOCOL_ERROR" | "TOO_LARGE" }) {
+    super(options?.code ?? "PROTOCOL_ERROR", message, { cause: options?.cause, category: "protocol" });
   }
 }
 

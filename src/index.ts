@@ -29,7 +29,8 @@ export {
   type OciIndex,
   type ImageConfig,
 } from "./media/manifest.js";
-export { HttpClient, type HttpClientOptions, type TlsOptions, type HttpRequest, type HttpResponse } from "./http/transport.js";
+export { HttpClient, DEFAULT_TIMEOUT_MS, type HttpClientOptions, type TlsOptions, type HttpRequest, type HttpResponse, type RetryNotice } from "./http/transport.js";
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./http/retry.js";
 export { parseChallenges, type Challenge } from "./auth/challenge.js";
 export { DockerConfigCredentials, dockerConfigPath, staticCredentials, type Credential, type CredentialSource } from "./auth/credentials.js";
 export { TokenCache, fetchToken, type BearerToken } from "./auth/token.js";

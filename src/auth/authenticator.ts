@@ -3,7 +3,7 @@
  * credential, and the token cache. The registry client asks it for an Authorization header
  * before a request and again after a 401.
  */
-import { InsecureRequestError, ProtocolError } from "../errors.js";
+import { AuthenticationError, InsecureRequestError, ProtocolError, quoted } from "../errors.js";
 import { isLoopbackHost } from "../http/hosts.js";
 import type { HttpClient, HttpResponse } from "../http/transport.js";
 import { parseChallenges, pickChallenge, type Challenge } from "./challenge.js";
@@ -82,6 +82,11 @@ export class Authenticator {
     return header === sentHeader ? undefined : header;
   }
 
+  /** Are there credentials for this registry (given, or found in a config file)? */
+  async hasCredentials(): Promise<boolean> {
+    return (await this.resolveCredential().catch(() => undefined)) !== undefined;
+  }
+
   /** Drop what was learned (after logout or a credential change). */
   reset(): void {
     this.challenge = undefined;
@@ -98,7 +103,7 @@ export class Authenticator {
   ): Promise<string> {
     const realm = challenge.params["realm"];
     if (realm === undefined) throw new ProtocolError(`registry ${this.options.registry} sent a bearer challenge without a realm`);
-    if (!URL.canParse(realm)) throw new ProtocolError(`registry ${this.options.registry} sent a bearer challenge whose realm is not a URL: ${JSON.stringify(realm)}`);
+    if (!URL.canParse(realm)) throw new ProtocolError(`registry ${this.options.registry} sent a bearer challenge whose realm is not a URL: ${quoted(realm)}`);
     if (credential) {
       this.assertMaySend(url);
       this.assertMaySend(new URL(realm));
@@ -111,6 +116,12 @@ export class Authenticator {
         credential,
         oauth2: this.options.oauth2 ?? false,
         signal,
+      }).catch((err: unknown) => {
+        // The token server said no to the user's credentials: they are wrong, say so and what to do.
+        if (credential !== undefined && err instanceof AuthenticationError && err.code === "UNAUTHORIZED") {
+          throw new AuthenticationError(credentialsRefused(this.options.registry, new URL(realm).host), { cause: err, code: "UNAUTHORIZED" });
+        }
+        throw err;
       }),
     );
     return `Bearer ${token.token}`;
@@ -139,6 +150,17 @@ function describeTarget(url: URL): string {
   const match = /^\/v2\/(.+)\/(blobs|manifests)\/([^/]+)$/.exec(url.pathname);
   if (!match) return url.pathname;
   return `${match[2] === "blobs" ? "blob" : "manifest"} ${decodeURIComponent(match[3] ?? "")} of ${match[1] ?? ""}`;
+}
+
+/** How a person gives other credentials for a registry. */
+export function otherCredentialsHint(registry: string): string {
+  return `log in with \`quayside login ${registry}\`, or pass -u NAME --password-stdin`;
+}
+
+/** The message for credentials a registry (or its token server) did not accept. */
+export function credentialsRefused(registry: string, tokenServer?: string): string {
+  const who = tokenServer === undefined ? registry : `the token server of ${registry} (${tokenServer})`;
+  return `${who} refused the credentials given for it; ${otherCredentialsHint(registry)}`;
 }
 
 function basicHeader(credential: { username: string; password: string }): string {

@@ -2,7 +2,7 @@
  * WWW-Authenticate parsing (RFC 7235): several challenges in one header or across headers,
  * quoted values with commas and escapes, token68, any letter case in schemes and names.
  */
-import { ProtocolError } from "../errors.js";
+import { ProtocolError, quoted } from "../errors.js";
 
 export interface Challenge {
   /** Lower-cased scheme: "bearer", "basic", ... */
@@ -47,7 +47,7 @@ class Scanner {
       value += this.peek();
       this.pos++;
     }
-    if (this.done) throw new ProtocolError(`WWW-Authenticate: unterminated quoted string in ${JSON.stringify(this.text)}`);
+    if (this.done) throw new ProtocolError(`WWW-Authenticate: unterminated quoted string in ${quoted(this.text)}`);
     this.pos++; // closing quote
     return value;
   }
@@ -78,7 +78,7 @@ function parseOneHeader(text: string): Challenge[] {
   scanner.skipSeparators();
   while (!scanner.done) {
     const scheme = scanner.token();
-    if (scheme === "") throw new ProtocolError(`WWW-Authenticate: expected an auth scheme at offset ${scanner.pos} of ${JSON.stringify(text)}`);
+    if (scheme === "") throw new ProtocolError(`WWW-Authenticate: expected an auth scheme at offset ${scanner.pos} of ${quoted(text)}`);
     const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
     challenges.push(challenge);
     scanner.skipSpaces();

@@ -2,8 +2,9 @@
  * Bearer tokens (Docker token auth and its OAuth2 variant) and the cache that makes a long
  * listing or a parallel copy cost one token request per scope set.
  */
-import { AuthenticationError, ProtocolError, redactUrl } from "../errors.js";
+import { AuthenticationError, bounded, ProtocolError, redactUrl } from "../errors.js";
 import type { HttpClient } from "../http/transport.js";
+import { JSON_DOCUMENT_LIMIT, SMALL_JSON_LIMIT } from "../util/limits.js";
 import type { Credential } from "./credentials.js";
 import { formatScope, type Scope } from "./scope.js";
 
@@ -43,8 +44,8 @@ export async function fetchToken(http: HttpClient, req: TokenRequest): Promise<B
     });
   }
   if (response.status !== 200) {
-    const text = await response.text().catch(() => "");
-    throw new AuthenticationError(`${where} answered HTTP ${response.status}: ${text.slice(0, 200)}`);
+    const text = await response.text(SMALL_JSON_LIMIT).catch(() => "");
+    throw new AuthenticationError(`${where} answered HTTP ${response.status}: ${bounded(text)}`);
   }
   return parseTokenResponse(await response.json(), where);
 }
@@ -57,7 +58,7 @@ function getToken(http: HttpClient, realm: URL, req: TokenRequest) {
   if (req.credential?.kind === "basic") {
     headers["authorization"] = `Basic ${Buffer.from(`${req.credential.username}:${req.credential.password}`).toString("base64")}`;
   }
-  return http.request({ method: "GET", url, headers, signal: req.signal });
+  return http.request({ method: "GET", url, headers, small: { maxBytes: JSON_DOCUMENT_LIMIT }, signal: req.signal });
 }
 
 function postToken(http: HttpClient, realm: URL, req: TokenRequest) {
@@ -80,6 +81,7 @@ function postToken(http: HttpClient, realm: URL, req: TokenRequest) {
     url: realm,
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: form.toString(),
+    small: { maxBytes: JSON_DOCUMENT_LIMIT },
     signal: req.signal,
   });
 }

@@ -1,6 +1,6 @@
 /** What every command needs: parsed global flags, the client pool they imply, the output formatter. */
 import type { Readable } from "node:stream";
-import { ClientPool, UsageError, type ClientPoolOptions, type Credential } from "../index.js";
+import { ClientPool, UsageError, type ClientPoolOptions, type Credential, type RetryNotice } from "../index.js";
 import { Output, type OutputStreams } from "./output.js";
 import { ask, isInteractive, type TerminalInput } from "./prompt.js";
 
@@ -20,6 +20,8 @@ export interface GlobalOptions {
   quayUrl?: string;
   quayToken?: string;
   rate?: number;
+  /** Seconds. */
+  timeout?: number;
 }
 
 export interface CliIo extends OutputStreams {
@@ -75,6 +77,9 @@ export class CliContext {
       ...(o.quayUrl !== undefined ? { quayUrl: o.quayUrl } : {}),
       // A Quay token: the flag, else QUAY_TOKEN; never a registry password.
       ...((o.quayToken ?? this.io.env["QUAY_TOKEN"]) ? { quayToken: o.quayToken ?? this.io.env["QUAY_TOKEN"] } : {}),
+      ...(o.timeout !== undefined ? { timeoutMs: Math.round(o.timeout * 1000) } : {}),
+      // A stall or a fault being retried is said, so that a long wait never looks like a hang.
+      ...(o.quiet ? {} : { onRetry: (notice: RetryNotice) => stderr.write(`quayside: ${notice.message}\n`) }),
     };
   }
 

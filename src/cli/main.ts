@@ -3,7 +3,7 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { isQuayUri, QuaysideError } from "../index.js";
+import { bounded, isQuayUri, MAX_MESSAGE_LENGTH, QuaysideError } from "../index.js";
 import * as quay from "./commands/quay.js";
 import * as read from "./commands/read.js";
 import * as write from "./commands/write.js";
@@ -15,6 +15,12 @@ export const VERSION = "0.1.0";
 export { abortOnSignals } from "./interrupt.js";
 
 type Action = (ctx: CliContext, ...args: string[]) => Promise<void>;
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new InvalidArgumentError("must be a number of seconds, more than 0");
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -47,6 +53,7 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .option("--quay-url <url>", "the Quay server when a name or quay:// URI gives none (default https://quay.io)")
     .option("--quay-token <token>", "a Quay robot or OAuth application token for the REST API (default: $QUAY_TOKEN, else anonymous)")
     .option("--rate <n>", "at most N requests per second to each host", positiveNumber)
+    .option("--timeout <seconds>", "idle time allowed on a request before it counts as stalled and is retried (default 30)", positiveSeconds)
     .showHelpAfterError("(run quayside --help for usage)")
     .exitOverride()
     .configureOutput({
@@ -328,6 +335,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 function describe(err: unknown): string {
   if (err instanceof QuaysideError) return err.message;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
+  // Not ours, so not bounded yet: still one line of a few hundred characters.
+  if (err instanceof Error) return bounded(`${err.name}: ${err.message}`, MAX_MESSAGE_LENGTH);
+  return bounded(String(err), MAX_MESSAGE_LENGTH);
 }

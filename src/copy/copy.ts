@@ -142,7 +142,8 @@ async function copyBlob(
   );
   content.catch(() => undefined); // push() settles it; a rejection meanwhile is not an unhandled one
   try {
-    await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}) });
+    // reopen: a destination that fails an upload (503, a drop) may start over with the blob fetched again.
+    await destination.push(blob, content, { ...options, ...(onProgress ? { onProgress } : {}), reopen: () => source.fetch(blob, options) });
   } catch (err) {
     discardContent(content);
     throw err;

@@ -39,6 +39,12 @@ export function isRetryableError(err: unknown): boolean {
   return code !== undefined && RETRYABLE_ERROR_CODES.has(code);
 }
 
+/** undici's idle timers: nothing came (headers, body), or the server stopped taking a request body. */
+export function isStall(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}
+
 export function errorCode(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {

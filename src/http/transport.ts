@@ -8,12 +8,13 @@ import { rootCertificates } from "node:tls";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent } from "undici";
-import { NetworkError, ProtocolError, QuaysideError } from "../errors.js";
-import { readAll } from "../util/streams.js";
+import { bounded, NetworkError, ProtocolError, QuaysideError, quoted } from "../errors.js";
+import { JSON_DOCUMENT_LIMIT } from "../util/limits.js";
+import { bytesStream, readAll } from "../util/streams.js";
 import { RateLimiter } from "./rate.js";
 import { redactHeaders, redactUrl } from "./redact.js";
 import { TLS_NOT_SPOKEN_CODES } from "./tls-probe.js";
-import { DEFAULT_RETRY_POLICY, errorCode, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.js";
+import { DEFAULT_RETRY_POLICY, errorCode, isRetryableError, isStall, isRetryableStatus, parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.js";
 
 export interface TlsOptions {
   /** PEM CA certificate(s) to trust, in addition to the system roots. */
@@ -30,9 +31,15 @@ export interface TlsOptions {
 export interface HttpClientOptions {
   userAgent?: string;
   connectTimeoutMs?: number;
-  /** Time to wait for response headers. */
+  /**
+   * Idle time allowed on a request (default 30 s): waiting for the answer, or between two chunks
+   * of its body, or for the server to take more of ours. A small request (a manifest, a token, a
+   * HEAD, a listing page) must also be answered in full within twice this. A stall is retried.
+   */
+  timeoutMs?: number;
+  /** Time to wait for response headers (default: timeoutMs). */
   headersTimeoutMs?: number;
-  /** Longest silence allowed between two body chunks. */
+  /** Longest silence allowed between two body chunks (default: timeoutMs). */
   bodyTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   tls?: TlsOptions;
@@ -41,6 +48,25 @@ export interface HttpClientOptions {
   logger?: (line: string) => void;
   /** At most this many requests per second to each origin (retries included). */
   rate?: number | undefined;
+  /** Told of each retry before waiting for it: a stall, a dropped connection, a 429 or 5xx, a resumed download. */
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+/** A retry about to happen, for a person to see that something is being done about a fault. */
+export interface RetryNotice {
+  method: string;
+  /** Credentials redacted. */
+  url: string;
+  /** "stalled": nothing came for the timeout, or a small answer not within its deadline. */
+  reason: "stalled" | "status" | "network";
+  /** With "status": 429, 503, ... */
+  status?: number;
+  /** The attempt about to be made (2 is the first retry), of how many at most. */
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+  /** One line: "GET http://host/v2/app/blobs/sha256:... stalled 30 s; retrying (2 of 4)". */
+  message: string;
 }
 
 export type RequestBody = string | Uint8Array | Readable;
@@ -55,6 +81,12 @@ export interface HttpRequest {
   followRedirects?: boolean;
   /** Allow retries; defaults to true for idempotent methods. A stream body is never replayed. */
   retry?: boolean;
+  /**
+   * A small request (a manifest, a token, a HEAD, a listing page): answered in full within the
+   * client's deadline (twice the timeout), its body (of a 2xx answer) read here, at most
+   * `maxBytes`, so that a stall or a drop in it is retried like a failed request.
+   */
+  small?: { maxBytes: number };
 }
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -66,10 +98,10 @@ export interface HttpResponse {
   url: string;
   body: Readable;
   header(name: string): string | undefined;
-  text(): Promise<string>;
-  /** Reads the whole body; fails if it is longer than `limit` bytes (default 64 MiB). */
+  /** Read whole bodies are capped: each of these fails (TOO_LARGE) past `limit` bytes (default 4 MiB). */
+  text(limit?: number): Promise<string>;
   bytes(limit?: number): Promise<Uint8Array>;
-  json(): Promise<unknown>;
+  json(limit?: number): Promise<unknown>;
   /** Discard the body so the connection can be reused. */
   dump(): Promise<void>;
 }
@@ -80,7 +112,7 @@ const MAX_REDIRECTS = 10;
 const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie", "x-registry-auth"];
 /** Methods safe to send twice; POST and PATCH (upload starts and chunks) are retried only on request. */
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
-const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 const TLS_CERT_CODES = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -97,21 +129,39 @@ const TLS_CERT_CODES = new Set([
 export class HttpClient {
   private readonly agent: Agent;
   private readonly userAgent: string;
-  private readonly retryPolicy: RetryPolicy;
+  readonly retryPolicy: RetryPolicy;
+  /** Idle time allowed (headers, between body chunks); small requests get twice this in all. */
+  readonly timeoutMs: number;
   private readonly logger: ((line: string) => void) | undefined;
   private readonly limiter: RateLimiter | undefined;
+  private readonly onRetry: ((notice: RetryNotice) => void) | undefined;
 
   constructor(options: HttpClientOptions = {}) {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.limiter = options.rate !== undefined ? new RateLimiter(options.rate) : undefined;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.logger = options.logger;
+    this.onRetry = options.onRetry;
     this.agent = new Agent({
       connections: options.maxConnectionsPerOrigin ?? 16,
-      headersTimeout: options.headersTimeoutMs ?? 60_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 300_000,
+      // While a request body is sent, undici's headers timer also fires when the server stops taking it.
+      headersTimeout: options.headersTimeoutMs ?? this.timeoutMs,
+      bodyTimeout: options.bodyTimeoutMs ?? this.timeoutMs,
       connect: { timeout: options.connectTimeoutMs ?? 15_000, ...tlsConnectOptions(options.tls) },
     });
+  }
+
+  /**
+   * Tell the listener of a retry: this client's own, or one made above it (a download resumed, an
+   * upload started over) so that every retry reaches a person the same way.
+   */
+  notifyRetry(notice: Omit<RetryNotice, "message" | "url"> & { url: string | URL; what: string }): void {
+    if (this.onRetry === undefined) return;
+    const { what, ...rest } = notice;
+    const url = redactUrl(notice.url.toString());
+    const wait = notice.delayMs >= 1000 ? ` in ${(notice.delayMs / 1000).toFixed(1)} s` : "";
+    this.onRetry({ ...rest, url, message: `${notice.method} ${bounded(url, 160)} ${what}; retrying${wait} (${notice.attempt} of ${notice.attempts})` });
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -142,67 +192,75 @@ export class HttpClient {
     const maxRetries = !retryable || !replayable ? 0 : this.retryPolicy.retries;
     const rateLimitBudget = !retryable || !replayable ? 0 : (this.retryPolicy.rateLimitBudgetMs ?? 0);
     let waitedOn429 = 0;
+    const retry = async (attempt: number, reason: RetryNotice["reason"], what: string, delayMs: number, status?: number): Promise<void> => {
+      this.notifyRetry({ method, url, reason, what, attempt: attempt + 2, attempts: maxRetries + 1, delayMs, ...(status !== undefined ? { status } : {}) });
+      await backoff(delayMs, req.signal);
+    };
     for (let attempt = 0; ; attempt++) {
       if (this.limiter) await this.limiter.acquire(url.origin, req.signal).catch((err: unknown) => Promise.reject(req.signal?.aborted ? abortError(req.signal, err) : err));
       const started = Date.now();
       this.log(() => `> ${method} ${redactUrl(url.toString())} ${JSON.stringify(redactHeaders(headers))}`);
+      const deadline = req.small !== undefined ? new Deadline(2 * this.timeoutMs, req.signal) : undefined;
       let response: HttpResponse;
       try {
-        response = await this.send(method, url, headers, req);
+        response = await this.send(method, url, headers, req, deadline?.signal ?? req.signal);
+        // A small answer is read here, inside the deadline, so that a stall in its body is retried too.
+        if (req.small !== undefined && response.status >= 200 && response.status < 300) response = await buffered(response, req.small.maxBytes, method);
       } catch (err) {
         if (req.signal?.aborted) throw abortError(req.signal, err);
-        this.log(() => `< ${method} ${redactUrl(url.toString())} failed: ${errorCode(err) ?? String(err)}`);
-        if (attempt < maxRetries && isRetryableError(err)) {
-          await backoff(retryDelay(this.retryPolicy, attempt), req.signal);
+        const stall = deadline?.expired ? `took more than ${deadline.ms / 1000} s` : isStall(err) ? `stalled ${this.timeoutMs / 1000} s` : undefined;
+        this.log(() => `< ${method} ${redactUrl(url.toString())} failed: ${stall ?? errorCode(err) ?? String(err)}`);
+        if (err instanceof QuaysideError && stall === undefined) throw err;
+        if (attempt < maxRetries && (stall !== undefined || isRetryableError(err))) {
+          await retry(attempt, stall !== undefined ? "stalled" : "network", stall ?? `failed (${errorCode(err) ?? "network error"})`, retryDelay(this.retryPolicy, attempt));
           continue;
         }
-        throw toNetworkError(method, url, err);
+        throw stall !== undefined ? stalledError(method, url, stall, err) : toNetworkError(method, url, err);
+      } finally {
+        deadline?.clear();
       }
       this.log(() => `< ${response.status} ${method} ${redactUrl(url.toString())} (${Date.now() - started} ms)`);
       if (response.status === 429 && waitedOn429 < rateLimitBudget) {
-        // Rate limited: back off until the budget is spent, whatever `retries` says.
+        // Rate limited (Quay sends no Retry-After): back off on our own clock until the budget is spent, whatever `retries` says.
         const delay = Math.max(1, Math.min(retryDelay(this.retryPolicy, attempt, parseRetryAfter(response.header("retry-after"))), rateLimitBudget - waitedOn429));
         waitedOn429 += delay;
         await response.dump();
-        await backoff(delay, req.signal);
+        await retry(attempt, "status", "answered HTTP 429", delay, 429);
         continue;
       }
       if (attempt < maxRetries && isRetryableStatus(response.status) && !(response.status === 429 && rateLimitBudget > 0)) {
         const retryAfter = parseRetryAfter(response.header("retry-after"));
         await response.dump();
-        await backoff(retryDelay(this.retryPolicy, attempt, retryAfter), req.signal);
+        await retry(attempt, "status", `answered HTTP ${response.status}`, retryDelay(this.retryPolicy, attempt, retryAfter), response.status);
         continue;
       }
       return response;
     }
   }
 
-  private async send(method: string, url: URL, headers: Record<string, string>, req: HttpRequest): Promise<HttpResponse> {
+
+  private async send(method: string, url: URL, headers: Record<string, string>, req: HttpRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const res = await this.agent.request({
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
       method: method as "GET",
       headers,
       body: req.body ?? null,
-      signal: req.signal,
+      signal,
     });
     const body = res.body;
+    const where = `${method} ${redactUrl(url.toString())}`;
+    const bytes = (limit = JSON_DOCUMENT_LIMIT) => readAll(body, limit, `${where}: response body`);
+    const text = async (limit?: number) => (await bytes(limit)).toString("utf8");
     return {
       status: res.statusCode,
       headers: res.headers,
       url: url.toString(),
       body,
       header: (name) => firstHeader(res.headers, name),
-      text: () => body.text(),
-      json: async () => {
-        const text = await body.text();
-        try {
-          return JSON.parse(text) as unknown;
-        } catch (err) {
-          throw new ProtocolError(`${method} ${redactUrl(url.toString())}: response is not JSON: ${truncate(text)}`, { cause: err });
-        }
-      },
-      bytes: (limit = DEFAULT_BODY_LIMIT) => readAll(body, limit, `${method} ${redactUrl(url.toString())}: response body`),
+      text,
+      json: async (limit) => parseJson(await text(limit), where),
+      bytes,
       dump: async () => {
         await body.dump().catch(() => undefined);
       },
@@ -212,6 +270,60 @@ export class HttpClient {
   /** Lines are built only when someone listens: redaction is not free on the hot path. */
   private log(line: () => string): void {
     if (this.logger) this.logger(line());
+  }
+}
+
+/** The whole-answer deadline of one attempt at a small request, following the caller's signal too. */
+class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  readonly signal: AbortSignal;
+  expired = false;
+
+  constructor(
+    readonly ms: number,
+    outer: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new Error(`no complete answer within ${ms} ms`));
+    }, ms);
+    this.timer.unref();
+    this.signal = outer === undefined ? this.controller.signal : AbortSignal.any([outer, this.controller.signal]);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+function stalledError(method: string, url: URL, what: string, cause: unknown): NetworkError {
+  return new NetworkError(`${method} ${redactUrl(url.toString())} ${what}: the server stopped answering (see --timeout)`, { cause, code: "TIMEOUT" });
+}
+
+/** A response whose (small) body has been read: served from memory, the same limits applying. */
+async function buffered(response: HttpResponse, maxBytes: number, method: string): Promise<HttpResponse> {
+  const read = await response.bytes(maxBytes);
+  const data = Buffer.from(read.buffer, read.byteOffset, read.byteLength);
+  const where = `${method} ${redactUrl(response.url)}`;
+  // Within the limit, the bytes read already (no copy); past it, the same TOO_LARGE error as a stream's.
+  const bytes = async (limit = JSON_DOCUMENT_LIMIT) => (data.length <= limit ? data : readAll(bytesStream(data), limit, `${where}: response body`));
+  const text = async (limit?: number) => (await bytes(limit)).toString("utf8");
+  return {
+    ...response,
+    body: bytesStream(data),
+    bytes,
+    text,
+    json: async (limit) => parseJson(await text(limit), where),
+    dump: async () => undefined,
+  };
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ProtocolError(`${where}: response is not JSON: ${quoted(text)}`, { cause: err });
   }
 }
 
@@ -251,12 +363,8 @@ export function allHeaders(headers: ResponseHeaders, name: string): string[] {
   return Array.isArray(value) ? value : [value];
 }
 
-function truncate(text: string, max = 200): string {
-  return text.length > max ? `${text.slice(0, max)}...` : text;
-}
-
 /** Waits between attempts; an abort while waiting is reported like any other abort (ABORTED), not as a bare AbortError. */
-async function backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export async function backoff(ms: number, signal: AbortSignal | undefined): Promise<void> {
   try {
     await sleep(ms, undefined, { signal });
   } catch (err) {

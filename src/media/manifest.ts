@@ -3,7 +3,7 @@
  * computes for them. The exact bytes are kept: a manifest is never re-serialized.
  */
 import { digestOf, explainInvalidDigest } from "../digest/digest.js";
-import { ManifestError } from "../errors.js";
+import { bounded, ManifestError, quoted } from "../errors.js";
 import {
   MediaType,
   isManifestMediaType,
@@ -86,7 +86,7 @@ function join(path: string, key: string | number): string {
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `${typeof value} ${JSON.stringify(value)}`;
+  return typeof value === "object" ? "an object" : `${typeof value} ${typeof value === "string" ? quoted(value) : bounded(String(value), 40)}`;
 }
 
 function isJsonObject(value: unknown): value is JsonObject {
@@ -147,7 +147,7 @@ function optionalStringMap(obj: JsonObject, key: string, path: string): Record<s
 function asDigest(value: unknown, path: string): string {
   const digest = asString(value, path);
   const reason = explainInvalidDigest(digest);
-  if (reason !== undefined) fail(path, `invalid digest ${JSON.stringify(digest)}: ${reason}`);
+  if (reason !== undefined) fail(path, `invalid digest ${quoted(digest)}: ${reason}`);
   return digest;
 }
 
@@ -257,10 +257,10 @@ function resolveMediaType(root: JsonObject, contentType: string | undefined): st
   const body = bodyRaw === undefined ? undefined : normalizeMediaType(bodyRaw);
   const header = headerMediaType(contentType);
   if (body !== undefined && header !== undefined && body !== header) {
-    fail("mediaType", `body says ${JSON.stringify(bodyRaw)} but Content-Type says ${JSON.stringify(contentType)}`);
+    fail("mediaType", `body says ${quoted(bodyRaw ?? "")} but Content-Type says ${quoted(contentType ?? "")}`);
   }
   const mediaType = body ?? header ?? detectMediaType(root);
-  if (!isManifestMediaType(mediaType)) fail("mediaType", `${JSON.stringify(mediaType)} is not a manifest media type`);
+  if (!isManifestMediaType(mediaType)) fail("mediaType", `${quoted(mediaType)} is not a manifest media type`);
   return mediaType;
 }
 
@@ -349,7 +349,7 @@ function parseByMediaType(root: JsonObject, common: ManifestCommon): Manifest {
         ...parseOciExtras(root),
       };
     default:
-      return fail("mediaType", `${JSON.stringify(common.mediaType)} is not a manifest media type`);
+      return fail("mediaType", `${quoted(common.mediaType)} is not a manifest media type`);
   }
 }
 

@@ -89,6 +89,8 @@ export function pushBlob(repository: string, content: string | Uint8Array | Read
       ...(options.mediaType !== undefined ? { mediaType: options.mediaType } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(onProgress ? { onProgress: (bytes: number) => onProgress(bytes, total) } : {}),
+      // A file can be read again if the registry fails the upload part way.
+      ...(typeof content === "string" ? { reopen: async () => createReadStream(content) } : {}),
     });
     return { repository: `${registry}/${name}`, digest: result.descriptor.digest, size: result.descriptor.size >= 0 ? result.descriptor.size : (size ?? -1), outcome: result.outcome };
   });

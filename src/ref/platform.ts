@@ -3,7 +3,7 @@
  * picking the right child of an index for a platform.
  */
 import { endianness } from "node:os";
-import { InvalidPlatformError, PlatformNotFoundError } from "../errors.js";
+import { InvalidPlatformError, PlatformNotFoundError, quoted } from "../errors.js";
 import type { Descriptor, Platform } from "../media/types.js";
 
 const SPECIFIER = /^[a-z0-9_.-]+$/;
@@ -16,7 +16,7 @@ export function parsePlatform(spec: string): Platform {
   const names = ["os", "architecture", "variant"];
   parts.forEach((part, i) => {
     if (part === "") throw new InvalidPlatformError(spec, `${names[i] ?? "part"} is empty`);
-    if (!SPECIFIER.test(part)) throw new InvalidPlatformError(spec, `${names[i] ?? "part"} ${JSON.stringify(part)} may only contain [a-z0-9_.-]`);
+    if (!SPECIFIER.test(part)) throw new InvalidPlatformError(spec, `${names[i] ?? "part"} ${quoted(part)} may only contain [a-z0-9_.-]`);
   });
   const [os = "", architecture = "", variant] = parts;
   return variant === undefined ? { os, architecture } : { os, architecture, variant };

@@ -4,8 +4,8 @@
  * `Range: bytes=N-` and piped into the same verifier.
  */
 import { Transform, type Readable } from "node:stream";
-import { ProtocolError } from "../errors.js";
-import { isRetryableError } from "../http/retry.js";
+import { bounded, NetworkError, ProtocolError, QuaysideError, redactUrl } from "../errors.js";
+import { errorCode, isRetryableError, isStall } from "../http/retry.js";
 import type { HttpResponse } from "../http/transport.js";
 
 export interface ResumeOptions {
@@ -13,6 +13,8 @@ export interface ResumeOptions {
   onProgress?: ((bytes: number) => void) | undefined;
   /** How many times a dropped connection is resumed. */
   resumeAttempts: number;
+  /** Told before each resume: the number of this resume (1 for the first), the byte it starts at, why. */
+  onResume?: ((resume: number, offset: number, cause: unknown) => void) | undefined;
 }
 
 /** Feed `first` (and any resumed responses) into `sink`, ending it when the blob is complete. */
@@ -42,10 +44,11 @@ export function pipeResumable(first: HttpResponse, request: (offset: number) => 
   const resume = async (err: unknown): Promise<void> => {
     if (sink.destroyed) return;
     if (options.signal?.aborted || resumes >= options.resumeAttempts || !isRetryableError(err)) {
-      sink.destroy(err instanceof Error ? err : new Error(String(err)));
+      sink.destroy(givingUp(err, first.url, received, resumes));
       return;
     }
     resumes++;
+    options.onResume?.(resumes, received, err);
     try {
       const next = await request(received);
       if (next.status === 206 && !contentRangeStartsAt(next.header("content-range"), received)) {
@@ -59,6 +62,23 @@ export function pipeResumable(first: HttpResponse, request: (offset: number) => 
   };
 
   follow(first);
+}
+
+/**
+ * The error a reader of the blob gets: ours as they are; a bare socket error (undici's "other side
+ * closed") said as what it is, against the blob's URL, so that whoever reads the blob (an upload
+ * to another registry, a file) reports the source, not itself.
+ */
+function givingUp(err: unknown, url: string, received: number, resumes: number): Error {
+  if (err instanceof QuaysideError) return err;
+  const code = errorCode(err);
+  const what = isStall(err) ? "stalled" : "connection dropped";
+  const tries = resumes > 0 ? ` after ${resumes} resume${resumes > 1 ? "s" : ""}` : "";
+  const detail = err instanceof Error ? err.message : String(err);
+  return new NetworkError(`GET ${bounded(redactUrl(url))}: ${what} at byte ${received}${tries} (${code ? `${code}: ` : ""}${bounded(detail, 100)})`, {
+    cause: err,
+    ...(isStall(err) ? { code: "TIMEOUT" } : {}),
+  });
 }
 
 function skipFirst(source: Readable, bytes: number): Readable {

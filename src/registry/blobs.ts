@@ -6,6 +6,7 @@ import type { Transform } from "node:stream";
 import { repositoryScope } from "../auth/scope.js";
 import { createVerifyingStream, parseDigest } from "../digest/digest.js";
 import { ProtocolError } from "../errors.js";
+import { errorCode, isStall } from "../http/retry.js";
 import type { Descriptor } from "../media/types.js";
 import { BLOB_BYTES_LIMIT } from "../util/limits.js";
 import { readAll } from "../util/streams.js";
@@ -59,6 +60,7 @@ export async function getBlob(session: RegistrySession, repository: string, dige
       scopes: [repositoryScope(repository, "pull")],
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       expect: offset > 0 ? [200, 206] : [200],
+      transfer: true,
       signal: options.signal,
     });
   const first = await request(0);
@@ -66,7 +68,22 @@ export async function getBlob(session: RegistrySession, repository: string, dige
     what: `blob ${repository}@${digest}`,
     ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
   });
-  pipeResumable(first, request, verifier, { signal: options.signal, onProgress: options.onProgress, resumeAttempts: options.resumeAttempts ?? 3 });
+  const resumeAttempts = options.resumeAttempts ?? 3;
+  pipeResumable(first, request, verifier, {
+    signal: options.signal,
+    onProgress: options.onProgress,
+    resumeAttempts,
+    onResume: (resume, offset, cause) =>
+      session.http.notifyRetry({
+        method: "GET",
+        url: first.url,
+        reason: isStall(cause) ? "stalled" : "network",
+        what: `${isStall(cause) ? `stalled ${session.http.timeoutMs / 1000} s` : `dropped (${errorCode(cause) ?? "network error"})`} at byte ${offset}`,
+        attempt: resume + 1,
+        attempts: resumeAttempts + 1,
+        delayMs: 0,
+      }),
+  });
   return verifier;
 }
 
@@ -85,7 +102,7 @@ export async function deleteBlob(session: RegistrySession, repository: string, d
 export async function mountBlob(session: RegistrySession, repository: string, from: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
   const scopes = [repositoryScope(repository, "pull", "push"), repositoryScope(from, "pull")];
   const query = new URLSearchParams({ mount: digest, from });
-  const response = await session.send({ method: "POST", path: `/v2/${repository}/blobs/uploads/?${query}`, scopes, expect: [201, 202], signal: options.signal });
+  const response = await session.send({ method: "POST", path: `/v2/${repository}/blobs/uploads/?${query}`, scopes, expect: [201, 202], retry: true, signal: options.signal });
   await response.dump();
   if (response.status === 201) return true;
   // 202 opened an upload session we will not use: cancel it so it does not linger.

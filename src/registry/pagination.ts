@@ -4,9 +4,9 @@
  * refuses our `n` (PAGINATION_NUMBER_INVALID) asked again with its own page size.
  */
 import { repositoryScope, type Scope } from "../auth/scope.js";
-import { ProtocolError, RegistryError } from "../errors.js";
+import { bounded, ProtocolError, quoted, redactUrl, RegistryError } from "../errors.js";
 import { allHeaders, type HttpResponse } from "../http/transport.js";
-import { MAX_PAGES } from "../util/limits.js";
+import { LISTING_PAGE_LIMIT, MAX_PAGES } from "../util/limits.js";
 import type { RegistrySession, RequestOptions } from "./session.js";
 
 export interface ListOptions extends RequestOptions {
@@ -36,21 +36,25 @@ async function* paginate(session: RegistrySession, path: string, field: "reposit
   const seen = new Set<string>();
   for (let page = 0; next !== undefined; page++) {
     if (page >= MAX_PAGES) throw new ProtocolError(`${path}: more than ${MAX_PAGES} pages`);
-    const url = session.resolve(next).toString();
-    if (visited.has(url)) throw new ProtocolError(`${path}: pagination loops back to ${url}`);
-    visited.add(url);
+    // Pages are told apart without their scheme: the first may be resolved before the scheme is known.
+    const target = session.resolve(next);
+    const key = `${target.host}${target.pathname}${target.search}`;
+    if (visited.has(key)) throw new ProtocolError(`${path}: pagination loops back to ${bounded(next)}`);
+    visited.add(key);
     let response: HttpResponse;
     try {
-      response = await session.send({ method: "GET", path: next, scopes, expect: [200], signal: options.signal });
+      response = await session.send({ method: "GET", path: next, scopes, expect: [200], maxBytes: LISTING_PAGE_LIMIT, signal: options.signal });
     } catch (err) {
       // distribution refuses an `n` above its catalog.maxentries: fall back to the server's own page size.
       if (!(err instanceof RegistryError && err.code === "PAGINATION_NUMBER_INVALID" && pageSize !== undefined)) throw err;
       pageSize = undefined;
       next = withoutPageSize(next);
-      visited.delete(url);
+      visited.delete(key);
       continue;
     }
-    const entries = readListPage(await response.json(), field, url);
+    // The URL that answered, with the scheme actually used: messages and relative links go by it.
+    const url = response.url;
+    const entries = readListPage(await response.json(LISTING_PAGE_LIMIT), field, redactUrl(url));
     for (const entry of entries) {
       // A registry that resends an entry across pages must not make us report it twice.
       if (seen.has(entry)) continue;
@@ -87,7 +91,7 @@ function resolveLink(link: string, page: string): string {
   try {
     return new URL(link, page).toString();
   } catch (err) {
-    throw new ProtocolError(`${page}: Link header target ${JSON.stringify(link)} is not a URL`, { cause: err });
+    throw new ProtocolError(`${page}: Link header target ${quoted(link)} is not a URL`, { cause: err });
   }
 }
 

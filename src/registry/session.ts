@@ -15,6 +15,7 @@ import { probeTls } from "../http/tls-probe.js";
 import { allHeaders, HttpClient, type HttpClientOptions, type HttpResponse, type RequestBody } from "../http/transport.js";
 import { normalizeMediaType } from "../media/types.js";
 import { registryApiHost } from "../ref/reference.js";
+import { MANIFEST_SIZE_LIMIT } from "../util/limits.js";
 import { registryError } from "./errors.js";
 
 export interface RegistryClientOptions extends HttpClientOptions {
@@ -49,6 +50,15 @@ export interface RegistryRequest extends RequestOptions {
   expect: readonly number[];
   /** Send no credentials and answer no challenge (ping). */
   anonymous?: boolean;
+  /**
+   * A blob's bytes go up or come down: only the idle timeout applies and the body streams.
+   * Anything else is small: answered in full within the deadline, read whole (at most `maxBytes`).
+   */
+  transfer?: boolean;
+  /** The most a small answer may hold (default: a manifest's limit). */
+  maxBytes?: number;
+  /** Retry even a POST or PATCH (it only opens an upload session, say). */
+  retry?: boolean;
 }
 
 /** What a registry turned out to support: unknown until tried, then remembered for the session. */
@@ -102,9 +112,11 @@ export class RegistrySession {
     for (;;) {
       const url = this.resolve(req.path);
       try {
-        const response = await this.sendAuthorized(url, req);
+        const { response, sent } = await this.sendAuthorized(url, req);
         this.scheme ??= url.protocol === "http:" ? "http" : "https";
-        if (!req.expect.includes(response.status)) throw await registryError(response, req.method);
+        if (!req.expect.includes(response.status)) {
+          throw await registryError(response, req.method, { registry: this.registry, sent: schemeOf(sent), hasCredentials: await this.auth.hasCredentials() });
+        }
         return response;
       } catch (err) {
         // Docker's rule for loopback registries: if one does not speak TLS, use plain HTTP.
@@ -129,28 +141,31 @@ export class RegistrySession {
     return this.schemeProbe;
   }
 
-  private async sendAuthorized(url: URL, req: RegistryRequest): Promise<HttpResponse> {
+  /** The response, and the Authorization header it answered (for messages: were credentials refused?). */
+  private async sendAuthorized(url: URL, req: RegistryRequest): Promise<{ response: HttpResponse; sent: string | undefined }> {
     const send = async (authorization: string | undefined): Promise<HttpResponse> => {
       const response = await this.http.request({
         method: req.method,
         url,
         headers: authorization ? { ...req.headers, authorization } : { ...req.headers },
         ...(req.body !== undefined ? { body: req.body } : {}),
+        ...(req.transfer ? {} : { small: { maxBytes: req.maxBytes ?? MANIFEST_SIZE_LIMIT } }),
+        ...(req.retry !== undefined ? { retry: req.retry } : {}),
         signal: req.signal,
       });
       // After a redirect, a 401 may be a CDN's: never answered with the registry's credentials.
       if (response.status === 401) await this.auth.assertRegistryChallenge(url, response);
       return response;
     };
-    if (req.anonymous) return send(undefined);
+    if (req.anonymous) return { response: await send(undefined), sent: undefined };
     const sent = await this.auth.headerFor(url, req.scopes, req.signal);
     const response = await send(sent);
     const replayable = !(req.body instanceof Readable);
-    if (response.status !== 401 || !replayable) return response;
+    if (response.status !== 401 || !replayable) return { response, sent };
     const next = await this.auth.afterUnauthorized(url, allHeaders(response.headers, "www-authenticate"), req.scopes, sent, req.signal);
-    if (next === undefined) return response;
+    if (next === undefined) return { response, sent };
     await response.dump();
-    return send(next);
+    return { response: await send(next), sent: next };
   }
 
   /** Absolute URLs (from Link or Location headers) must stay on this registry: credentials never follow them elsewhere. */
@@ -182,6 +197,12 @@ export async function sendDelete(session: RegistrySession, path: string, reposit
 export function mediaTypeOf(contentType: string | undefined): string | undefined {
   const type = contentType === undefined ? "" : normalizeMediaType(contentType);
   return type === "" ? undefined : type;
+}
+
+function schemeOf(authorization: string | undefined): "basic" | "bearer" | "other" | undefined {
+  if (authorization === undefined) return undefined;
+  const scheme = authorization.split(" ", 1)[0]?.toLowerCase();
+  return scheme === "basic" || scheme === "bearer" ? scheme : "other";
 }
 
 function credentialSource(options: RegistryClientOptions): CredentialSource | undefined {

@@ -6,8 +6,9 @@
 import { pipeline, Readable, Transform } from "node:stream";
 import { repositoryScope, type Scope } from "../auth/scope.js";
 import { createVerifyingStream, DigestHasher, digestOf, parseDigest, verifiedContent } from "../digest/digest.js";
-import { DigestMismatchError, NetworkError, ProtocolError, RegistryError } from "../errors.js";
-import type { HttpResponse } from "../http/transport.js";
+import { DigestMismatchError, NetworkError, ProtocolError, QuaysideError, RegistryError } from "../errors.js";
+import { errorCode, isRetryableError, isRetryableStatus, retryDelay } from "../http/retry.js";
+import { backoff, type HttpResponse } from "../http/transport.js";
 import type { Descriptor } from "../media/types.js";
 import { countingStream } from "../util/streams.js";
 import { holdError } from "../util/hold-error.js";
@@ -27,6 +28,12 @@ export interface BlobUploadOptions extends RequestOptions {
   /** Check with HEAD first and skip the upload if the blob is there. Default true. */
   skipExisting?: boolean;
   onProgress?: (bytes: number) => void;
+  /**
+   * The content once more, from its first byte, for another attempt after the registry failed the
+   * upload (a 429 or 5xx, a dropped connection, a stall): a new session, the bytes sent again. The
+   * copy engine fetches the source blob again. Without it a stream goes up once; bytes always may.
+   */
+  reopen?: (() => Promise<Readable>) | undefined;
 }
 
 export type UploadOutcome = "uploaded" | "skipped" | "mounted";
@@ -57,18 +64,66 @@ export async function uploadBlob(session: RegistrySession, repository: string, s
   if (source instanceof Promise && options.digest === undefined) throw new TypeError("uploadBlob: a pending stream needs options.digest");
   const known = resolveKnownDigest(source, options);
   const mediaType = options.mediaType ?? "application/octet-stream";
-  const scopes = uploadScopes(repository, options.mountFrom);
-  const base = `/v2/${repository}/blobs/uploads/`;
 
   if (known !== undefined && options.skipExisting !== false && (await blobExists(session, repository, known.digest, options))) {
     drain(source);
     return { descriptor: { mediaType, digest: known.digest, size: known.size ?? -1 }, outcome: "skipped" };
   }
 
+  // The registry failing an upload (429, 5xx, a drop, a stall) is worth another session with the
+  // bytes sent again; the source failing is not (its reads resume on their own), and says so.
+  const policy = session.http.retryPolicy;
+  let content = source;
+  for (let attempt = 0; ; attempt++) {
+    const sourceFailure = watchSource(content);
+    try {
+      return await uploadOnce(session, repository, content, known, mediaType, options);
+    } catch (err) {
+      if (sourceFailure.error !== undefined) {
+        if (content !== source) discardSource(content);
+        throw sourceFailure.error;
+      }
+      const again = attempt < policy.retries && isRegistryFault(err) && !options.signal?.aborted ? replay(content, options) : undefined;
+      if (again === undefined) {
+        // The caller destroys what it gave; what was opened here is ours to let go.
+        if (content !== source) discardSource(content);
+        throw err;
+      }
+      const delayMs = retryDelay(policy, attempt, err instanceof RegistryError ? err.retryAfterMs : undefined);
+      session.http.notifyRetry({
+        method: "upload",
+        url: `${session.baseUrl}/v2/${repository}/blobs/${known?.digest ?? "uploads/"}`,
+        reason: err instanceof RegistryError ? "status" : err instanceof NetworkError && err.code === "TIMEOUT" ? "stalled" : "network",
+        what: `failed (${faultLabel(err)})`,
+        attempt: attempt + 2,
+        attempts: policy.retries + 1,
+        delayMs,
+        ...(err instanceof RegistryError ? { status: err.status } : {}),
+      });
+      discardSource(content);
+      if (again instanceof Promise) again.catch(() => undefined); // awaited in the next attempt; a rejection meanwhile is not unhandled
+      content = again;
+      await backoff(delayMs, options.signal);
+    }
+  }
+}
+
+/** One upload session: mount or open it, send the content, close it; on failure the session is cancelled. */
+async function uploadOnce(
+  session: RegistrySession,
+  repository: string,
+  source: BlobSource,
+  known: { digest: string; size?: number } | undefined,
+  mediaType: string,
+  options: BlobUploadOptions,
+): Promise<BlobUploadResult> {
+  const scopes = uploadScopes(repository, options.mountFrom);
+  const base = `/v2/${repository}/blobs/uploads/`;
+  // Opening a session changes nothing a second POST would not: retried like an idempotent request.
   let location: string;
   if (known !== undefined && options.mountFrom !== undefined && options.mountFrom !== repository) {
     const query = new URLSearchParams({ mount: known.digest, from: options.mountFrom });
-    const response = await session.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], signal: options.signal });
+    const response = await session.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], retry: true, signal: options.signal });
     await response.dump();
     if (response.status === 201) {
       drain(source);
@@ -85,6 +140,7 @@ export async function uploadBlob(session: RegistrySession, repository: string, s
       headers: { "content-type": "application/octet-stream" },
       body: source,
       expect: [201, 202],
+      retry: true,
       signal: options.signal,
     });
     await response.dump();
@@ -98,7 +154,7 @@ export async function uploadBlob(session: RegistrySession, repository: string, s
     session.capabilities.monolithicPost = false;
     location = requireLocation(response);
   } else {
-    const response = await session.send({ method: "POST", path: base, scopes, expect: [202], signal: options.signal });
+    const response = await session.send({ method: "POST", path: base, scopes, expect: [202], retry: true, signal: options.signal });
     await response.dump();
     location = requireLocation(response);
   }
@@ -125,14 +181,57 @@ export async function uploadBlob(session: RegistrySession, repository: string, s
 }
 
 /**
- * DELETE the upload session, best effort (no signal: it runs after an abort too). The first
- * Location is enough: distribution cancels a session whose state is stale rather than resume it.
+ * DELETE an upload session that will not be finished, best effort. Without the caller's signal: it
+ * runs after an abort too (its deadline bounds it). The first Location is enough for distribution.
  */
 async function cancelUpload(session: RegistrySession, location: string, scopes: readonly Scope[]): Promise<void> {
   await session
     .send({ method: "DELETE", path: location, scopes, expect: [204, 404] })
     .then((response) => response.dump())
     .catch(() => undefined);
+}
+
+/**
+ * What the source itself reported while being sent: quayside's own errors (a digest or size that
+ * does not match, a source registry that kept failing). A bare socket error on the stream is the
+ * destination's, passed back into the body when its request failed.
+ */
+function watchSource(content: BlobSource): { error?: QuaysideError } {
+  const seen: { error?: QuaysideError } = {};
+  const watch = (stream: Readable): void => {
+    stream.on("error", (err) => {
+      if (err instanceof QuaysideError) seen.error ??= err;
+    });
+  };
+  if (content instanceof Readable) watch(content);
+  else if (content instanceof Promise) content.then(watch, (err: unknown) => {
+    if (err instanceof QuaysideError) seen.error ??= err;
+  });
+  return seen;
+}
+
+/** A failure of the registry we upload to that another session may not meet. */
+function isRegistryFault(err: unknown): boolean {
+  if (err instanceof RegistryError) return isRetryableStatus(err.status);
+  return err instanceof NetworkError && (err.code === "TIMEOUT" || isRetryableError(err.cause));
+}
+
+/** Why a request failed, in a word or two: "HTTP 503", "ECONNRESET", "stalled". */
+function faultLabel(err: unknown): string {
+  if (err instanceof RegistryError) return `HTTP ${err.status}`;
+  if (err instanceof NetworkError) return err.code === "TIMEOUT" ? "stalled" : (errorCode(err.cause) ?? err.code);
+  return errorCode(err) ?? "error";
+}
+
+/** The content for another attempt: the same bytes, the source opened again, or nothing (a stream sent once). */
+function replay(content: BlobSource, options: BlobUploadOptions): Promise<Readable> | Uint8Array | undefined {
+  if (content instanceof Uint8Array) return content;
+  return options.reopen?.();
+}
+
+function discardSource(content: BlobSource): void {
+  if (content instanceof Readable) content.destroy();
+  else if (content instanceof Promise) void content.then((stream) => stream.destroy(), () => undefined);
 }
 
 function resolveKnownDigest(source: BlobSource, options: BlobUploadOptions): { digest: string; size?: number } | undefined {
@@ -172,6 +271,7 @@ async function putWhole(
     headers: { "content-type": "application/octet-stream", "content-length": String(length) },
     body,
     expect: [201],
+    transfer: true,
     signal: options.signal,
   });
   await response.dump();
@@ -205,11 +305,12 @@ async function patchStreamThenPut(
     headers: { "content-type": "application/octet-stream" },
     body: source.pipe(hashing),
     expect: [202],
+    transfer: true,
     signal: options.signal,
   });
   await patched.dump();
   const digest = hasher.digest();
-  const closed = await session.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], signal: options.signal });
+  const closed = await session.send({ method: "PUT", path: withDigest(requireLocation(patched), digest), scopes, expect: [201], transfer: true, signal: options.signal });
   await closed.dump();
   checkServedDigest(closed, digest);
   return { mediaType, digest, size: hasher.bytes };
@@ -250,14 +351,30 @@ async function uploadChunked(
           },
           body: part,
           expect: [202],
+          transfer: true,
           signal: options.signal,
         });
         await response.dump();
         location = requireLocation(response);
         sent = chunk.length;
       } catch (err) {
-        const retryable = (err instanceof RegistryError && err.status === 416) || err instanceof NetworkError;
-        if (!retryable || resumes++ >= MAX_CHUNK_RESUMES || options.signal?.aborted) throw err;
+        const outOfStep = err instanceof RegistryError && err.status === 416;
+        if (!(outOfStep || isRegistryFault(err)) || resumes >= MAX_CHUNK_RESUMES || options.signal?.aborted) throw err;
+        // A 429, 5xx or drop: wait as for any retry (Retry-After honoured), then ask where the server is.
+        if (!outOfStep) {
+          const delayMs = retryDelay(session.http.retryPolicy, resumes, err instanceof RegistryError ? err.retryAfterMs : undefined);
+          session.http.notifyRetry({
+            method: "PATCH",
+            url: session.resolve(location),
+            reason: err instanceof RegistryError ? "status" : "network",
+            what: `failed at byte ${start} (${faultLabel(err)}), resuming from the server's Range`,
+            attempt: resumes + 2,
+            attempts: MAX_CHUNK_RESUMES + 1,
+            delayMs,
+          });
+          await backoff(delayMs, options.signal);
+        }
+        resumes++;
         const status = await uploadStatus(session, location, scopes, options);
         location = status.location;
         if (status.next < offset || status.next > offset + chunk.length) {
@@ -271,7 +388,7 @@ async function uploadChunked(
   }
   const digest = hasher.digest();
   if (options.digest !== undefined && digest !== options.digest) throw new DigestMismatchError(options.digest, digest, "uploaded blob");
-  const closed = await session.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], signal: options.signal });
+  const closed = await session.send({ method: "PUT", path: withDigest(location, digest), scopes, expect: [201], transfer: true, signal: options.signal });
   await closed.dump();
   checkServedDigest(closed, digest);
   return { mediaType, digest, size: offset };

@@ -72,6 +72,7 @@ export class RegistryStore implements Store {
       skipExisting: false,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.reopen ? { reopen: options.reopen } : {}),
     });
   }
 

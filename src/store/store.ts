@@ -49,8 +49,13 @@ export interface TagListOptions extends StoreOptions {
 }
 
 export interface PushOptions extends StoreOptions {
-  /** Called with the running byte count while content is written. */
+  /** Called with the running byte count while content is written (from 0 again when it starts over). */
   onProgress?: ((bytes: number) => void) | undefined;
+  /**
+   * The content again from its first byte, for a store that can try once more after a fault at
+   * its end (a registry answering 503 to an upload): the copy engine fetches the source again.
+   */
+  reopen?: (() => Promise<Readable>) | undefined;
 }
 
 /**

@@ -11,11 +11,18 @@ export async function readAll(stream: Readable, limit: number, what: string): Pr
     total += buf.length;
     if (total > limit) {
       stream.destroy();
-      throw new ProtocolError(`${what} is larger than ${limit} bytes`);
+      throw new ProtocolError(`${what} is larger than ${formatLimit(limit)}; not reading more`, { code: "TOO_LARGE" });
     }
     chunks.push(buf);
   }
   return Buffer.concat(chunks, total);
+}
+
+/** "32 MiB", "64 KiB", "100 bytes". */
+function formatLimit(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** Bytes as a byte stream of one chunk (a view, not a copy: the bytes are not changed after). */

@@ -10,7 +10,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { posix } from "node:path";
-import { QuaysideError } from "../errors.js";
+import { QuaysideError, quoted } from "../errors.js";
 
 export type TarEntryType = "file" | "link" | "symlink" | "directory" | "other";
 
@@ -70,7 +70,7 @@ function numeric(block: Buffer, start: number, length: number, file: string, wha
   }
   const text = field.toString("latin1").replace(/\0.*$/s, "").trim();
   if (text === "") return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(file, `${what} is not octal: ${JSON.stringify(text)}`);
+  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(file, `${what} is not octal: ${quoted(text)}`);
   const value = parseInt(text, 8);
   if (!Number.isSafeInteger(value)) throw new TarFormatError(file, `${what} too large`);
   return value;
@@ -197,7 +197,7 @@ export async function indexTar(path: string, options: { signal?: AbortSignal | u
         linkname = pax.get("linkpath") ?? linkname;
         const paxSize = pax.get("size");
         if (paxSize !== undefined && !HEADER_ONLY.has(flag)) {
-          if (!/^\d+$/.test(paxSize) || !Number.isSafeInteger(Number(paxSize))) throw new TarFormatError(path, `bad PAX size ${JSON.stringify(paxSize)}`);
+          if (!/^\d+$/.test(paxSize) || !Number.isSafeInteger(Number(paxSize))) throw new TarFormatError(path, `bad PAX size ${quoted(paxSize)}`);
           size = Number(paxSize);
         }
       }
@@ -206,7 +206,7 @@ export async function indexTar(path: string, options: { signal?: AbortSignal | u
       let type = entryType(flag);
       // Old tars mark directories by a trailing slash on a regular-file entry.
       if (type === "file" && flag === "\0" && name.endsWith("/")) type = "directory";
-      if (dataOffset + size > fileSize) throw new TarFormatError(path, `entry ${JSON.stringify(name)} runs past the end of the file`);
+      if (dataOffset + size > fileSize) throw new TarFormatError(path, `entry ${quoted(name)} runs past the end of the file`);
       entries.push({
         name: cleanTarPath(name),
         type,

@@ -1,6 +1,6 @@
 /** The docker-archive format: entry names, locations (docker-archive:PATH[:REF]), shared checks and errors. */
 import { parseDigest } from "../../digest/digest.js";
-import { InvalidReferenceError, QuaysideError } from "../../errors.js";
+import { InvalidReferenceError, QuaysideError, quoted } from "../../errors.js";
 import { MediaType, normalizeMediaType, type Descriptor } from "../../media/types.js";
 import { parseReference } from "../../ref/reference.js";
 
@@ -46,7 +46,7 @@ export function parseArchiveLocation(text: string): ArchiveLocation {
 
 function parseArchiveReference(reference: string, input: string): string {
   if (reference.startsWith("@")) {
-    if (!/^@\d+$/.test(reference)) throw new InvalidReferenceError(input, "reference", `source index ${JSON.stringify(reference)} must be @ followed by a non-negative integer`);
+    if (!/^@\d+$/.test(reference)) throw new InvalidReferenceError(input, "reference", `source index ${quoted(reference)} must be @ followed by a non-negative integer`);
     return `@${Number(reference.slice(1))}`;
   }
   return normalizeRepoTag(reference, input).text;
