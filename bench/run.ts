@@ -4,6 +4,7 @@
  *   npm run bench                         # all
  *   npm run bench -- tags-token           # one
  *   npm run bench -- copy                 # copy speed (~230 MB image, several minutes)
+ *   npm run bench -- startup              # one-shot command start-up vs bare node, skopeo, npm clients
  *   npm run bench -- tags-token --runs 9 --markdown
  *
  * Flags: --runs N (measured rounds), --no-build (use the existing dist/ for the CLI),
@@ -13,9 +14,10 @@
 import type { Benchmark, BenchOptions } from "./lib/benchmark.js";
 import { errorMessage } from "./lib/measure.js";
 import { copy } from "./copy.js";
+import { startup } from "./startup.js";
 import { tagsToken } from "./tags-token.js";
 
-const BENCHMARKS: readonly Benchmark[] = [tagsToken, copy];
+const BENCHMARKS: readonly Benchmark[] = [tagsToken, startup, copy];
 
 const USAGE = `usage: npm run bench -- [NAME ...] [--runs N] [--no-build] [--markdown] [--cpu-prof] [--list]
 benchmarks:
