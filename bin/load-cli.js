@@ -2,21 +2,22 @@
 // `npm run build`): start-up is most of a short command's time, and Node 20 has no compile
 // cache of its own. A cache made by another Node or with other V8 flags is rejected by V8,
 // and the bundle is then compiled as usual: slower, never wrong.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
-import { Script } from "node:vm";
+//
+// CommonJS (bin/package.json): an ES module entry costs every command Node's ESM loader.
+"use strict";
+const { readFileSync } = require("node:fs");
+const { dirname, join } = require("node:path");
+const { setFlagsFromString } = require("node:v8");
+const { Script } = require("node:vm");
 
-export const BUNDLE = fileURLToPath(new URL("../dist/cli.cjs", import.meta.url));
-export const CODE_CACHE = `${BUNDLE}.cache`;
+const BUNDLE = join(__dirname, "..", "dist", "cli.cjs");
+const CODE_CACHE = `${BUNDLE}.cache`;
 
 /**
- * @returns {{ main: typeof import("../dist/cli/main.js").main, script: Script }} the CLI's entry
- * point, and the compiled bundle (scripts/write-code-cache.mjs makes the cache from it).
+ * @returns {{ main: typeof import("../dist/cli/main.js").main, script: import("node:vm").Script }} the
+ * CLI's entry point, and the compiled bundle (scripts/write-code-cache.mjs makes the cache from it).
  */
-export function loadCli() {
+function loadCli() {
   // Set before the bundle is compiled: V8 rejects a code cache made under other flags.
   // A CLI run is short: compile undici's WebAssembly HTTP parser with the baseline tier only.
   // Otherwise V8's optimizing tier-up keeps the process alive 100-500 ms after the work is done.
@@ -38,6 +39,11 @@ export function loadCli() {
   // The CommonJS wrapper, as Node's own loader puts around a module.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, { filename: BUNDLE, cachedData });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+  // The bundle requires Node's built-ins only: any require will do.
+  script.runInThisContext()(module.exports, require, module, BUNDLE, dirname(BUNDLE));
   return { main: module.exports.main, script };
 }
+
+exports.BUNDLE = BUNDLE;
+exports.CODE_CACHE = CODE_CACHE;
+exports.loadCli = loadCli;

@@ -1,7 +1,7 @@
 // Writes dist/cli.cjs.cache: V8's code cache for the CLI bundle, made in a process that loads
 // the bundle exactly as bin/quayside.js does (same V8 flags, or V8 rejects the cache) and has run
 // `--help` commands first, so the functions they compiled are in the cache too.
-import { writeFileSync, renameSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
 import { Writable } from "node:stream";
 import { CODE_CACHE, loadCli } from "../bin/load-cli.js";
 
@@ -10,6 +10,12 @@ const sink = () => new Writable({ write: (_chunk, _encoding, callback) => callba
 for (const args of [["--help"], ["copy", "--help"], ["manifest", "--help"]]) {
   await main(args, { stdin: process.stdin, stdout: sink(), stderr: sink(), env: {} });
 }
+
+// bin/quayside.js answers --version from package.json without loading the bundle: they must agree.
+let printed = "";
+await main(["--version"], { stdin: process.stdin, stdout: new Writable({ write: (chunk, _encoding, callback) => callback(void (printed += chunk)) }), stderr: sink(), env: {} });
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+if (printed !== `${version}\n`) throw new Error(`write-code-cache: the CLI prints version ${JSON.stringify(printed)}, package.json says ${version}`);
 const temporary = `${CODE_CACHE}.${process.pid}.tmp`;
 writeFileSync(temporary, script.createCachedData());
 renameSync(temporary, CODE_CACHE);

@@ -272,4 +272,19 @@ describe("the installed binary", () => {
     for (const unneeded of ["http2", "child_process"]) assert.ok(!report.loaded.includes(unneeded), `node:${unneeded} is loaded at start-up`);
     assert.ok(report.loaded.includes("crypto"), "the probe saw no module loads at all");
   });
+
+  test("--version loads nothing but package.json, and agrees with the CLI's own version", async () => {
+    const preload = join(workDir, "report-loads.cjs");
+    await writeFile(preload, `process.on("exit", () => process.stderr.write(JSON.stringify({ files: Object.keys(require.cache), builtins: process.moduleLoadList })));\n`);
+    const inProcess = await runCli(["--version"]);
+    const { version } = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const { stdout, stderr } = await execFileAsync(process.execPath, ["--require", preload, join(repoRoot, "bin", "quayside.js"), flag], { timeout: 30_000 });
+      assert.equal(stdout, `${version}\n`);
+      assert.equal(stdout, inProcess.out, "bin/quayside.js and the CLI print different versions");
+      const loads = JSON.parse(stderr) as { files: string[]; builtins: string[] };
+      assert.deepEqual(loads.files.sort(), [join(repoRoot, "bin", "quayside.js"), join(repoRoot, "package.json"), preload].sort());
+      assert.ok(!loads.builtins.includes("NativeModule vm"), "--version compiled the bundle");
+    }
+  });
 });
