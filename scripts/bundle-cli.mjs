@@ -19,6 +19,8 @@ const WRAPPER_END = "})";
 // The ESM bundle of earlier builds.
 rmSync(join(root, "dist", "cli.js"), { force: true });
 rmSync(join(root, "dist", "cli.js.map"), { force: true });
+// The code cache of the bundle this build replaces must not outlive it (scripts/write-code-cache.mjs).
+rmSync(join(root, "dist", "cli.cjs.cache"), { force: true });
 await build({
   entryPoints: [join(root, "dist", "cli", "main.js")],
   outfile: join(root, "dist", "cli.cjs"),

@@ -1,10 +1,12 @@
 // Writes dist/cli.cjs.cache: V8's code cache for the CLI bundle, made in a process that loads
 // the bundle exactly as bin/quayside.js does (same V8 flags, or V8 rejects the cache) and has run
 // `--help` commands first, so the functions they compiled are in the cache too.
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { Writable } from "node:stream";
 import { CODE_CACHE, loadCli } from "../bin/load-cli.js";
 
+// V8 accepts a cache made for another bundle of the same length: never start from an old one.
+rmSync(CODE_CACHE, { force: true });
 const { main, script } = loadCli();
 const sink = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
 for (const args of [["--help"], ["copy", "--help"], ["manifest", "--help"]]) {
