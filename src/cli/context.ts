@@ -1,6 +1,7 @@
 /** What every command needs: parsed global flags, the client pool they imply, the output formatter. */
 import type { Readable } from "node:stream";
-import { ClientPool, UsageError, type ClientPoolOptions, type Credential } from "../index.js";
+import type { ClientPool, ClientPoolOptions, Credential } from "../index.js";
+import { loadLibrary } from "./library.js";
 import { Output, type OutputStreams } from "./output.js";
 
 export interface GlobalOptions {
@@ -37,7 +38,7 @@ export class CliContext {
 
   /** One pool for the whole command: a client (connections, tokens) per registry. */
   pool(): Promise<ClientPool> {
-    this.poolPromise ??= this.credential().then((credentials) => new ClientPool(this.poolOptions(credentials)));
+    this.poolPromise ??= Promise.all([loadLibrary(), this.credential()]).then(([{ ClientPool }, credentials]) => new ClientPool(this.poolOptions(credentials)));
     return this.poolPromise;
   }
 
@@ -66,6 +67,7 @@ export class CliContext {
   /** The credential given with -u/--password-stdin (stdin is read once), if any. */
   credential(): Promise<Credential | undefined> {
     this.givenCredential ??= (async () => {
+      const { UsageError } = await loadLibrary();
       const { username, passwordStdin } = this.options;
       if (username === undefined) {
         if (passwordStdin) throw new UsageError("--password-stdin needs --username");

@@ -3,11 +3,16 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { QuaysideError } from "../index.js";
-import * as read from "./commands/read.js";
-import * as write from "./commands/write.js";
+import type * as ReadCommands from "./commands/read.js";
+import type * as WriteCommands from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
+import { loadedLibrary, loadLibrary, onDemand } from "./library.js";
+
+// The command modules, and the library behind them, load when a command runs (src/cli/library.ts):
+// --help and usage errors never load them.
+const read = onDemand<typeof ReadCommands>(() => import("./commands/read.js"));
+const write = onDemand<typeof WriteCommands>(() => import("./commands/write.js"));
 
 export const VERSION = "0.1.0";
 
@@ -184,7 +189,7 @@ export function buildProgram(io: CliIo, run: (action: (ctx: CliContext) => Promi
   return program;
 }
 
-function copyOptions(ctx: CliContext): write.CopyCommandOptions {
+function copyOptions(ctx: CliContext): WriteCommands.CopyCommandOptions {
   const o = ctx.options as { allPlatforms?: boolean; referrers?: boolean; jobs?: number; progress?: string; srcAuthfile?: string; destAuthfile?: string };
   return {
     ...(o.allPlatforms ? { allPlatforms: true } : {}),
@@ -217,6 +222,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const run = async (fn: (ctx: CliContext) => Promise<void>, options: GlobalOptions): Promise<void> => {
     const ctx = new CliContext(options, io);
     try {
+      await loadLibrary();
       await fn(ctx);
     } catch (err) {
       exitCode = exitCodeFor(err);
@@ -238,7 +244,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 function describe(err: unknown): string {
-  if (err instanceof QuaysideError) return err.message;
+  const library = loadedLibrary();
+  if (library !== undefined && err instanceof library.QuaysideError) return err.message;
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }
