@@ -5,7 +5,7 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   // Nothing to load for the version: it is package.json's (the build checks that the CLI's is the same).
   process.stdout.write(`${require("../package.json").version}\n`);
 } else {
-  const { main } = require("./load-cli.js").loadCli();
+  const { main } = require("./load-cli.js").loadCli(args);
   main(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
     process.exitCode = code;
   });
