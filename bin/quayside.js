@@ -2,8 +2,9 @@
 "use strict";
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
-  // Nothing to load for the version: it is package.json's (the build checks that the CLI's is the same).
-  process.stdout.write(`${require("../package.json").version}\n`);
+  // Nothing to load for the version: it is package.json's (the build checks that the CLI's is the
+  // same). Written to fd 1 directly: process.stdout would load Node's stream and net modules.
+  require("node:fs").writeSync(1, `${require("../package.json").version}\n`);
 } else {
   const { main } = require("./load-cli.js").loadCli(args);
   main(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
