@@ -4,6 +4,7 @@
  *   npm run bench                         # all
  *   npm run bench -- tags-token           # one
  *   npm run bench -- copy                 # copy speed (~230 MB image, several minutes)
+ *   npm run bench -- startup              # one-shot command start-up vs bare node, skopeo, npm clients
  *   npm run bench -- quay                 # Quay discovery (1,000 repositories) and a mirror + re-run
  *   npm run bench -- tags-token --runs 9 --markdown
  *
@@ -15,9 +16,10 @@ import type { Benchmark, BenchOptions } from "./lib/benchmark.js";
 import { errorMessage } from "./lib/measure.js";
 import { copy } from "./copy.js";
 import { quay } from "./quay.js";
+import { startup } from "./startup.js";
 import { tagsToken } from "./tags-token.js";
 
-const BENCHMARKS: readonly Benchmark[] = [tagsToken, copy, quay];
+const BENCHMARKS: readonly Benchmark[] = [tagsToken, startup, copy, quay];
 
 const USAGE = `usage: npm run bench -- [NAME ...] [--runs N] [--no-build] [--markdown] [--cpu-prof] [--list]
 benchmarks:

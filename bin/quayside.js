@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-import { loadCli } from "./load-cli.js";
-
-const { main, abortOnSignals } = loadCli();
-// Ctrl-C / SIGTERM abort the running command, which cleans up and says what was interrupted.
-const controller = new AbortController();
-const removeHandlers = abortOnSignals(controller);
-process.exitCode = await main(process.argv.slice(2), {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  signal: controller.signal,
-});
-removeHandlers();
+"use strict";
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  // Nothing to load for the version: it is package.json's (the build checks that the CLI's is the
+  // same). Written to fd 1 directly: process.stdout would load Node's stream and net modules.
+  require("node:fs").writeSync(1, `${require("../package.json").version}\n`);
+} else {
+  const { main, abortOnSignals } = require("./load-cli.js").loadCli(args);
+  // Ctrl-C / SIGTERM abort the running command, which cleans up and says what was interrupted.
+  const controller = new AbortController();
+  const removeHandlers = abortOnSignals(controller);
+  main(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then((code) => {
+    process.exitCode = code;
+    removeHandlers();
+  });
+}

@@ -1,13 +1,13 @@
 /**
  * The registries benchmarks run against, built from the test harness (never a copy of it):
- * the real distribution registry behind the harness's token server, seeded the way the
- * integration tests seed it, with the harness's page-capping front in front of it.
+ * the real distribution registry (behind the harness's token server, or anonymous), seeded the
+ * way the integration tests seed it, with the harness's page-capping front in front of it.
  */
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { seedImages, writeSeedLayout, type SeededTags } from "../../test/harness/images.js";
+import { seedImages, writeSeedLayout, type CoreSeed, type SeededTags } from "../../test/harness/images.js";
 import { onProcessExit } from "../../test/harness/lifecycle.js";
 import { startPagingProxy, type PagingProxy } from "../../test/harness/pager.js";
 import { startRegistry, type RunningRegistry } from "../../test/harness/registry.js";
@@ -64,6 +64,43 @@ export async function startTokenTagsEnvironment(options: { maxPage?: number } = 
     tokenServer.reset();
     pager.reset();
     return { registry: running, tokenServer, pager, admin: creds, seeded: seed.tags, setupMs: nowMs() - started, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export interface AnonymousImagesEnvironment {
+  /** An anonymous distribution registry over plain HTTP on 127.0.0.1; clients talk to it directly. */
+  registry: RunningRegistry;
+  /** The same registry through the harness's front, which counts the requests it forwards. */
+  counter: PagingProxy;
+  /** test/single:v1, test/docker:v1, test/multi:v1, with the digests skopeo saw. */
+  seeded: CoreSeed;
+  setupMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * An anonymous registry with the integration tests' core images (pushed with skopeo), and a
+ * counting front to it. stop() takes it all down; so does this process exiting without it.
+ */
+export async function startAnonymousImagesEnvironment(): Promise<AnonymousImagesEnvironment> {
+  const started = nowMs();
+  const layoutDir = await mkdtemp(join(tmpdir(), "quayside-bench-layout-"));
+  const unregisterLayout = onProcessExit(() => rmSync(layoutDir, { recursive: true, force: true }));
+  let registry: RunningRegistry | undefined;
+  let counter: PagingProxy | undefined;
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled([counter?.close(), registry?.stop()]);
+    await rm(layoutDir, { recursive: true, force: true });
+    unregisterLayout();
+  };
+  try {
+    const [layout, running] = await Promise.all([writeSeedLayout(layoutDir), startRegistry({ mode: "anonymous" }).then((r) => (registry = r))]);
+    const seeded = await seedImages(running, { layout, creds: null });
+    counter = await startPagingProxy({ upstream: running.url });
+    return { registry: running, counter, seeded, setupMs: nowMs() - started, stop };
   } catch (error) {
     await stop();
     throw error;

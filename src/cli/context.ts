@@ -1,6 +1,7 @@
 /** What every command needs: parsed global flags, the client pool they imply, the output formatter. */
 import type { Readable } from "node:stream";
-import { ClientPool, UsageError, type ClientPoolOptions, type Credential, type RetryNotice } from "../index.js";
+import type { ClientPool, ClientPoolOptions, Credential, RetryNotice } from "../index.js";
+import { loadLibrary } from "./library.js";
 import { Output, type OutputStreams } from "./output.js";
 import { ask, isInteractive, type TerminalInput } from "./prompt.js";
 
@@ -45,7 +46,7 @@ export class CliContext {
 
   /** One pool for the whole command: a client (connections, tokens) per registry. */
   pool(): Promise<ClientPool> {
-    this.poolPromise ??= this.credential().then((credentials) => new ClientPool(this.poolOptions(credentials)));
+    this.poolPromise ??= Promise.all([loadLibrary(), this.credential()]).then(([{ ClientPool }, credentials]) => new ClientPool(this.poolOptions(credentials)));
     return this.poolPromise;
   }
 
@@ -89,6 +90,7 @@ export class CliContext {
    */
   credential(options: { ask?: boolean } = {}): Promise<Credential | undefined> {
     this.givenCredential ??= (async () => {
+      const { UsageError } = await loadLibrary();
       const { passwordStdin } = this.options;
       let { username } = this.options;
       const interactive = options.ask === true && !passwordStdin && isInteractive(this.io.stdin);

@@ -3,13 +3,24 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { bounded, isQuayUri, MAX_MESSAGE_LENGTH, QuaysideError } from "../index.js";
-import * as quay from "./commands/quay.js";
-import * as read from "./commands/read.js";
-import * as write from "./commands/write.js";
+import type * as QuayCommands from "./commands/quay.js";
+import type * as ReadCommands from "./commands/read.js";
+import type * as WriteCommands from "./commands/write.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import { Interrupted, interruptedMessage } from "./interrupt.js";
+import { loadedLibrary, loadLibrary, onDemand } from "./library.js";
+
+// The command modules, and the library behind them, load when a command runs (src/cli/library.ts):
+// --help and usage errors never load them.
+const read = onDemand<typeof ReadCommands>(() => import("./commands/read.js"));
+const write = onDemand<typeof WriteCommands>(() => import("./commands/write.js"));
+const quay = onDemand<typeof QuayCommands>(() => import("./commands/quay.js"));
+
+/** A quay:// URI (discovery) rather than one image: the library decides. */
+async function isQuayUri(text: string): Promise<boolean> {
+  return (await loadLibrary()).isQuayUri(text);
+}
 
 export const VERSION = "0.1.0";
 export { abortOnSignals } from "./interrupt.js";
@@ -116,7 +127,7 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .argument("<ref>", "a location, or quay://[HOST/]ORG[/GLOB][:TAG][?since=YYYY-MM-DD]")
     .option("-j, --jobs <n>", "quay://: Quay tag queries at once", positiveInt)
     .addOption(shardOption())
-    .action(action((ctx, ref) => (isQuayUri(ref as string) ? quay.bulkInspect(ctx, ref as string, discoveryOptions(ctx)) : read.inspect(ctx, ref as string))));
+    .action(action(async (ctx, ref) => ((await isQuayUri(ref as string)) ? quay.bulkInspect(ctx, ref as string, discoveryOptions(ctx)) : read.inspect(ctx, ref as string))));
 
   const blob = program.command("blob").description("read, upload, mount and delete blobs");
   blob
@@ -160,7 +171,7 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
         "named ORG/REPO:TAG). Images whose digest the destination already has are not read from Quay at all.",
       ].join("\n"),
     )
-    .action(action((ctx, src, dst) => (isQuayUri(src as string) ? quay.mirror(ctx, src as string, dst as string, mirrorOptions(ctx)) : write.copy(ctx, src as string, dst as string, copyOptions(ctx)))));
+    .action(action(async (ctx, src, dst) => ((await isQuayUri(src as string)) ? quay.mirror(ctx, src as string, dst as string, mirrorOptions(ctx)) : write.copy(ctx, src as string, dst as string, copyOptions(ctx)))));
 
   program
     .command("tag")
@@ -258,12 +269,12 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
   return program;
 }
 
-function discoveryOptions(ctx: CliContext): quay.DiscoveryCommandOptions {
+function discoveryOptions(ctx: CliContext): QuayCommands.DiscoveryCommandOptions {
   const o = ctx.options as { jobs?: number; shard?: string };
   return { ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.shard !== undefined ? { shard: o.shard } : {}) };
 }
 
-function mirrorOptions(ctx: CliContext): quay.MirrorCommandOptions {
+function mirrorOptions(ctx: CliContext): QuayCommands.MirrorCommandOptions {
   const o = ctx.options as { jobs?: number; shard?: string; dryRun?: boolean; imageJobs?: number; discoverJobs?: number };
   return {
     ...(o.discoverJobs !== undefined ? { jobs: o.discoverJobs } : {}),
@@ -274,7 +285,7 @@ function mirrorOptions(ctx: CliContext): quay.MirrorCommandOptions {
   };
 }
 
-function copyOptions(ctx: CliContext): write.CopyCommandOptions {
+function copyOptions(ctx: CliContext): WriteCommands.CopyCommandOptions {
   const o = ctx.options as { allPlatforms?: boolean; referrers?: boolean; jobs?: number; progress?: string; srcAuthfile?: string; destAuthfile?: string };
   return {
     ...(o.allPlatforms ? { allPlatforms: true } : {}),
@@ -307,6 +318,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const run = async (command: string, fn: (ctx: CliContext) => Promise<void>, options: GlobalOptions): Promise<void> => {
     const ctx = new CliContext(options, io);
     try {
+      await loadLibrary();
       await fn(ctx);
     } catch (err) {
       const interrupted: unknown = io.signal?.aborted ? io.signal.reason : undefined;
@@ -334,8 +346,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 function describe(err: unknown): string {
-  if (err instanceof QuaysideError) return err.message;
+  const library = loadedLibrary();
+  if (library !== undefined && err instanceof library.QuaysideError) return err.message;
   // Not ours, so not bounded yet: still one line of a few hundred characters.
-  if (err instanceof Error) return bounded(`${err.name}: ${err.message}`, MAX_MESSAGE_LENGTH);
-  return bounded(String(err), MAX_MESSAGE_LENGTH);
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return library !== undefined ? library.bounded(text, library.MAX_MESSAGE_LENGTH) : text.replace(/\s+/g, " ").slice(0, 500);
 }

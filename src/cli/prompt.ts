@@ -1,6 +1,6 @@
 /** Asking a person at a terminal: a line as typed, or a secret that is not echoed. */
 import type { Readable, Writable } from "node:stream";
-import { QuaysideError } from "../index.js";
+import { loadLibrary } from "./library.js";
 
 export interface TerminalInput extends Readable {
   isTTY?: boolean;
@@ -16,6 +16,7 @@ export function isInteractive(stdin: TerminalInput): boolean {
  * put in raw mode so nothing typed is shown; backspace edits, Ctrl-C and Ctrl-D give up.
  */
 export async function ask(stdin: TerminalInput, stderr: Writable, question: string, options: { secret?: boolean } = {}): Promise<string> {
+  const { QuaysideError } = await loadLibrary();
   stderr.write(question);
   const raw = options.secret === true;
   if (raw) stdin.setRawMode?.(true);

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { digestOf } from "../../src/digest/digest.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
@@ -256,20 +256,62 @@ describe("the installed binary", () => {
     assert.equal(stdout.trim(), env.token.seeded.multi.digest);
   });
 
-  test("the bundle loads with its code cache accepted, and without the built-ins a run never needs", async () => {
-    // Loads the CLI as bin/quayside.js does, in a fresh Node, and reports what V8 and Node did.
+  test("the bundle loads with its code cache accepted, and loads no built-in until a command needs it", async () => {
+    // Loads the CLI as bin/quayside.js does, in a fresh Node, runs --help, and reports what V8 and Node did.
     const probe = [
+      `const { Readable, Writable } = require("node:stream");`,
       `const before = new Set(process.moduleLoadList);`,
-      `const { loadCli } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "bin", "load-cli.js")).href)});`,
+      `const { loadCli } = require(${JSON.stringify(join(repoRoot, "bin", "load-cli.js"))});`,
       `const { main, script } = loadCli();`,
-      `const loaded = process.moduleLoadList.filter((m) => !before.has(m)).map((m) => m.replace(/^NativeModule /, ""));`,
-      `console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, loaded }));`,
+      `const builtins = () => process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice("NativeModule ".length));`,
+      `const atLoad = builtins();`,
+      `const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });`,
+      // Not process.stdin: reading that getter opens the pipe, which loads node:net.
+      `main(["--help"], { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} }).then((code) =>`,
+      `  console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, atLoad, afterHelp: builtins(), code })));`,
     ].join("\n");
-    const { stdout } = await execFileAsync(process.execPath, ["--input-type=module", "-e", probe], { timeout: 30_000 });
-    const report = JSON.parse(stdout) as { main: string; rejected: boolean | undefined; loaded: string[] };
+    const { stdout } = await execFileAsync(process.execPath, ["-e", probe], { timeout: 30_000 });
+    const report = JSON.parse(stdout) as { main: string; rejected: boolean | undefined; atLoad: string[]; afterHelp: string[]; code: number };
     assert.equal(report.main, "function");
+    assert.equal(report.code, 0);
     assert.equal(report.rejected, false, "V8 rejected dist/cli.cjs.cache (built by another Node, or under other flags than bin/load-cli.js sets)");
-    for (const unneeded of ["http2", "child_process"]) assert.ok(!report.loaded.includes(unneeded), `node:${unneeded} is loaded at start-up`);
-    assert.ok(report.loaded.includes("crypto"), "the probe saw no module loads at all");
+    assert.ok(report.atLoad.includes("vm"), "the probe saw no module loads at all");
+    // --help builds the whole command table; the library (HTTP stack, TLS, stores) stays unloaded.
+    // (node:net may load: commander asks whether process.stdout is a terminal, which opens a piped stdout.)
+    for (const unneeded of ["http2", "child_process", "http", "tls", "crypto", "assert", "readline", "fs/promises", "zlib"]) {
+      assert.ok(!report.afterHelp.includes(unneeded), `node:${unneeded} is loaded by --help`);
+    }
+  });
+
+  test("--version loads nothing but package.json, and agrees with the CLI's own version", async () => {
+    const preload = join(workDir, "report-loads.cjs");
+    // fs.writeSync: process.stderr would load what is looked for.
+    await writeFile(preload, `process.on("exit", () => require("fs").writeSync(2, JSON.stringify({ files: Object.keys(require.cache), builtins: process.moduleLoadList })));\n`);
+    const inProcess = await runCli(["--version"]);
+    const { version } = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const { stdout, stderr } = await execFileAsync(process.execPath, ["--require", preload, join(repoRoot, "bin", "quayside.js"), flag], { timeout: 30_000 });
+      assert.equal(stdout, `${version}\n`);
+      assert.equal(stdout, inProcess.out, "bin/quayside.js and the CLI print different versions");
+      const loads = JSON.parse(stderr) as { files: string[]; builtins: string[] };
+      assert.deepEqual(loads.files.sort(), [join(repoRoot, "bin", "quayside.js"), join(repoRoot, "package.json"), preload].sort());
+      assert.ok(!loads.builtins.includes("NativeModule vm"), "--version compiled the bundle");
+      // Not even the stream behind process.stdout (its stdout here is a pipe: node:net).
+      for (const unneeded of ["stream", "net"]) assert.ok(!loads.builtins.includes(`NativeModule ${unneeded}`), `--version loaded node:${unneeded}`);
+    }
+  });
+
+  test("digest loads only the built-ins it uses", async () => {
+    const preload = join(workDir, "report-builtins.cjs");
+    await writeFile(preload, `process.on("exit", () => process.stderr.write("\\n" + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)))));\n`);
+    const { stdout, stderr } = await execFileAsync(process.execPath, ["--require", preload, join(repoRoot, "bin", "quayside.js"), "digest", env.anonymous.seeded.single.reference], {
+      timeout: 30_000,
+      env: { ...process.env, DOCKER_CONFIG: workDir },
+    });
+    assert.equal(stdout.trim(), env.anonymous.seeded.single.digest);
+    const builtins = JSON.parse(stderr.split("\n").pop() ?? "[]") as string[];
+    assert.ok(builtins.includes("tls"), "the probe of a loopback registry did not load node:tls");
+    // undici's node:http and node:assert, HTTP/2, progress bars (readline), tar, credential helpers.
+    for (const unneeded of ["http", "http2", "assert", "readline", "child_process", "zlib"]) assert.ok(!builtins.includes(unneeded), `digest loaded node:${unneeded}`);
   });
 });
