@@ -1,5 +1,5 @@
 /** Exit codes a script can trust. */
-import { QuaysideError } from "../index.js";
+import { loadedLibrary } from "./library.js";
 
 export const ExitCode = {
   Ok: 0,
@@ -12,7 +12,9 @@ export const ExitCode = {
 const USAGE_CODES = new Set(["USAGE", "INVALID_REFERENCE", "INVALID_DIGEST", "INVALID_PLATFORM"]);
 
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof QuaysideError)) return ExitCode.Error;
+  // Not loaded: then nothing threw one of its errors.
+  const library = loadedLibrary();
+  if (library === undefined || !(err instanceof library.QuaysideError)) return ExitCode.Error;
   if (USAGE_CODES.has(err.code) || err.category === "unsupported") return ExitCode.Usage;
   if (err.category === "not-found") return ExitCode.NotFound;
   if (err.category === "unauthorized" || err.category === "denied") return ExitCode.Unauthorized;
