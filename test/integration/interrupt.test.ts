@@ -1,0 +1,81 @@
+/**
+ * Ctrl-C and SIGTERM in the middle of a copy, with the real binary: a blob stalls at a fault
+ * proxy in front of the real registry, the signal arrives, and the command says what was
+ * interrupted, exits 130 / 143, and leaves no temporary file and no tag.
+ */
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
+import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+let env: TestEnvironment;
+let proxy: FaultProxy;
+let workDir: string;
+
+before(async () => {
+  env = await getTestEnvironment();
+  workDir = await mkdtemp(join(tmpdir(), "quayside-interrupt-"));
+  proxy = await startFaultProxy({ upstream: env.anonymous.url });
+});
+after(async () => {
+  await proxy.close();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
+  return entries.map(String);
+}
+
+/** Run a copy whose first blob GET stalls after a few bytes; signal it once that GET is under way. */
+async function interruptedCopy(destination: string, signal: "SIGINT" | "SIGTERM"): Promise<{ code: number | null; stderr: string }> {
+  proxy.setRules([{ method: "GET", path: /\/blobs\/sha256:/, fault: { kind: "stall", phase: "body", afterBytes: 16 }, first: 1 }]);
+  proxy.reset();
+  const { multi } = env.anonymous.seeded;
+  const child = spawn(process.execPath, [join(root, "bin", "quayside.js"), "copy", "--progress", "none", `${proxy.host}/${multi.repository}:${multi.tag}`, destination], {
+    env: { PATH: process.env["PATH"], HOME: workDir, DOCKER_CONFIG: join(workDir, "no-docker") },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const exited = new Promise<number | null>((resolveExit) => child.on("exit", (code) => resolveExit(code)));
+  // Bounded wait for the stalled GET to be in flight, then a moment for the others to start writing.
+  for (let i = 0; i < 100 && !proxy.records().some((r) => r.fault === "stall"); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(proxy.records().some((r) => r.fault === "stall"), "the stalled blob GET never arrived");
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, stderr };
+}
+
+describe("an interrupted copy", () => {
+  test("Ctrl-C into an OCI layout: exit 130, one line saying what is safe, no .partial file, no tag", async () => {
+    const dir = join(workDir, "layout");
+    const { code, stderr } = await interruptedCopy(`oci:${dir}:v1`, "SIGINT");
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /^quayside: interrupted by SIGINT: copy stopped; nothing was tagged, temporary files were removed/m);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+    assert.deepEqual((await filesUnder(dir)).filter((f) => f.includes(".partial")), []);
+    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: unknown[] };
+    assert.deepEqual(index.manifests, []);
+  });
+
+  test("SIGTERM into a docker archive: exit 143, no archive and no temporary file", async () => {
+    const dir = join(workDir, "archive");
+    const target = join(dir, "image.tar");
+    await rm(dir, { recursive: true, force: true });
+    await import("node:fs/promises").then((fs) => fs.mkdir(dir, { recursive: true }));
+    const { code, stderr } = await interruptedCopy(`docker-archive:${target}:team/app:v1`, "SIGTERM");
+    assert.equal(code, 143, stderr);
+    assert.match(stderr, /^quayside: interrupted by SIGTERM: copy stopped/m);
+    assert.deepEqual(await filesUnder(dir), []);
+  });
+});
