@@ -34,11 +34,16 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /** Run a copy whose first blob GET stalls after a few bytes; signal it once that GET is under way. */
-async function interruptedCopy(destination: string, signal: "SIGINT" | "SIGTERM"): Promise<{ code: number | null; stderr: string }> {
+function interruptedCopy(destination: string, signal: "SIGINT" | "SIGTERM"): Promise<{ code: number | null; stderr: string }> {
+  const { multi } = env.anonymous.seeded;
+  return interrupted(["copy", "--progress", "none", `${proxy.host}/${multi.repository}:${multi.tag}`, destination], signal);
+}
+
+/** Run quayside with these arguments while the first blob GET stalls after a few bytes; signal it once that GET is under way. */
+async function interrupted(args: readonly string[], signal: "SIGINT" | "SIGTERM"): Promise<{ code: number | null; stderr: string }> {
   proxy.setRules([{ method: "GET", path: /\/blobs\/sha256:/, fault: { kind: "stall", phase: "body", afterBytes: 16 }, first: 1 }]);
   proxy.reset();
-  const { multi } = env.anonymous.seeded;
-  const child = spawn(process.execPath, [join(root, "bin", "quayside.js"), "copy", "--progress", "none", `${proxy.host}/${multi.repository}:${multi.tag}`, destination], {
+  const child = spawn(process.execPath, [join(root, "bin", "quayside.js"), ...args], {
     env: { PATH: process.env["PATH"], HOME: workDir, DOCKER_CONFIG: join(workDir, "no-docker") },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -76,6 +81,19 @@ describe("an interrupted copy", () => {
     const { code, stderr } = await interruptedCopy(`docker-archive:${target}:team/app:v1`, "SIGTERM");
     assert.equal(code, 143, stderr);
     assert.match(stderr, /^quayside: interrupted by SIGTERM: copy stopped/m);
+    assert.deepEqual(await filesUnder(dir), []);
+  });
+});
+
+describe("an interrupted download", () => {
+  test("Ctrl-C during blob get -o: exit 130, no file and no temporary file", async () => {
+    const dir = join(workDir, "download");
+    await import("node:fs/promises").then((fs) => fs.mkdir(dir, { recursive: true }));
+    const layer = env.anonymous.seeded.multi.manifests[0]?.layers[0];
+    assert.ok(layer);
+    const { code, stderr } = await interrupted(["blob", "get", `${proxy.host}/${env.anonymous.seeded.multi.repository}@${layer.digest}`, "-o", join(dir, "layer.tgz")], "SIGINT");
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /^quayside: interrupted by SIGINT: blob get stopped; no partial file was left/m);
     assert.deepEqual(await filesUnder(dir), []);
   });
 });
