@@ -115,3 +115,18 @@ export async function withSource<T>(pool: ClientPool, location: string, work: (o
 export function withLocation<T>(options: OperationOptions, location: string, work: (opened: OpenedLocation) => Promise<T>): Promise<T> {
   return withPool(options, (pool) => withSource(pool, location, work));
 }
+
+/** An async iteration with the caller's pool, or with one of its own, closed when the iteration ends (also early). */
+export async function* iterateWithPool<T>(options: OperationOptions, list: (pool: ClientPool) => AsyncIterable<T>): AsyncGenerator<T> {
+  if (options.pool !== undefined) {
+    yield* list(options.pool);
+    return;
+  }
+  const { pool: _pool, signal: _signal, ...poolOptions } = options;
+  const pool = new ClientPool(poolOptions);
+  try {
+    yield* list(pool);
+  } finally {
+    await pool.close();
+  }
+}

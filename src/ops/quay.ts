@@ -14,7 +14,7 @@ import { isQuayUri, parseQuayNamespace, parseQuayRepository, parseQuayUri } from
 import { OciLayoutStore } from "../store/oci-layout.js";
 import type { Store } from "../store/store.js";
 import { forEachLimit } from "../util/limit.js";
-import { ClientPool, withPool, type OperationOptions } from "./pool.js";
+import { ClientPool, iterateWithPool, withPool, type OperationOptions } from "./pool.js";
 import { inspect as inspectOne, type PlatformOption } from "./read.js";
 
 export const DEFAULT_IMAGE_JOBS = 4;
@@ -45,7 +45,7 @@ export function discover(uri: string, options: QuayOperationOptions = {}): Promi
 /** "ORG/REPO" for every repository of "[HOST/]ORG", every page (public ones, and with a token those it may read). */
 export async function* listQuayRepositories(namespace: string, options: QuayOperationOptions = {}): AsyncGenerator<string> {
   const { host, namespace: ns } = parseQuayNamespace(namespace);
-  yield* iterate(options, async function* (pool) {
+  yield* iterateWithPool(options, async function* (pool) {
     const client = pool.quay(host);
     let listed = 0;
     for await (const repo of client.repositories(ns, { signal: options.signal })) {
@@ -64,7 +64,7 @@ export interface QuayTagListOptions extends QuayOperationOptions {
 /** The tags of "[HOST/]ORG/REPO", newest first, every page. */
 export async function* listQuayTags(repository: string, options: QuayTagListOptions = {}): AsyncGenerator<QuayTag> {
   const name = parseQuayRepository(repository, "forbidden");
-  yield* iterate(options, (pool) => pool.quay(name.host).tags(name.namespace, name.repository, { all: options.all, signal: options.signal }));
+  yield* iterateWithPool(options, (pool) => pool.quay(name.host).tags(name.namespace, name.repository, { all: options.all, signal: options.signal }));
 }
 
 export interface QuayTagChange {
@@ -351,17 +351,3 @@ function emptyNote(client: QuayClient, namespace: string): string {
   return `note: ${client.host}/${namespace} listed no repositories; a private organization needs a token (--quay-token or QUAY_TOKEN)`;
 }
 
-/** An iteration with the caller's pool, or one of its own closed when the iteration ends. */
-async function* iterate<T>(options: OperationOptions, list: (pool: ClientPool) => AsyncIterable<T>): AsyncGenerator<T> {
-  if (options.pool !== undefined) {
-    yield* list(options.pool);
-    return;
-  }
-  const { pool: _pool, signal: _signal, ...poolOptions } = options;
-  const pool = new ClientPool(poolOptions);
-  try {
-    yield* list(pool);
-  } finally {
-    await pool.close();
-  }
-}

@@ -10,7 +10,7 @@ import { parsePlatform, selectPlatform } from "../ref/platform.js";
 import { parseRepository } from "../ref/reference.js";
 import type { PingResult } from "../registry/client.js";
 import { parseLocation, type OpenedLocation } from "../store/locations.js";
-import { ClientPool, withLocation, withPool, type OperationOptions } from "./pool.js";
+import { iterateWithPool, withLocation, withPool, type ClientPool, type OperationOptions } from "./pool.js";
 
 export interface PlatformOption {
   /** For an index: the platform to use ("linux/arm64" or a Platform). */
@@ -154,20 +154,6 @@ function listOptions(options: ListingOptions): { signal?: AbortSignal; pageSize?
   return { ...(options.signal ? { signal: options.signal } : {}), ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}) };
 }
 
-/** An async iteration with the caller's pool, or with one of its own, closed when the iteration ends (also early). */
-async function* iterateWithPool<T>(options: OperationOptions, list: (pool: ClientPool) => AsyncIterable<T>): AsyncGenerator<T> {
-  if (options.pool !== undefined) {
-    yield* list(options.pool);
-    return;
-  }
-  const { pool: _pool, signal: _signal, ...poolOptions } = options;
-  const pool = new ClientPool(poolOptions);
-  try {
-    yield* list(pool);
-  } finally {
-    await pool.close();
-  }
-}
 
 async function* iterateSource<T>(pool: ClientPool, location: string, list: (opened: OpenedLocation) => AsyncIterable<T>): AsyncGenerator<T> {
   const opened = await pool.open(location, "source");
