@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Test entry point (run after `tsc -p tsconfig.json`):
-//   node scripts/run-tests.mjs [unit|integration|all]
+//   node scripts/run-tests.mjs [unit|integration|all] [NAME...]
+// NAME keeps only the test files whose name contains it (`integration quay alias`).
 // For integration tests it makes sure docker-registry, skopeo, htpasswd and openssl exist,
 // starts the shared environment once (real registries on loopback), hands its JSON to the
 // test processes through QUAYSIDE_TEST_ENV, and always tears it down.
@@ -15,8 +16,9 @@ const BUILD = join(ROOT, "build");
 const RUN_LIMIT_MS = 30 * 60 * 1000;
 
 const suite = process.argv[2] ?? "all";
+const names = process.argv.slice(3);
 if (!["unit", "integration", "all"].includes(suite)) {
-  console.error(`usage: node scripts/run-tests.mjs [unit|integration|all]  (got ${suite})`);
+  console.error(`usage: node scripts/run-tests.mjs [unit|integration|all] [NAME...]  (got ${suite})`);
   process.exit(2);
 }
 
@@ -24,7 +26,7 @@ function testFiles(kind) {
   const dir = join(BUILD, "test", kind);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((name) => name.endsWith(".test.js"))
+    .filter((name) => name.endsWith(".test.js") && (names.length === 0 || names.some((part) => name.includes(part))))
     .sort()
     .map((name) => join(dir, name));
 }
@@ -33,7 +35,7 @@ const unit = suite === "integration" ? [] : testFiles("unit");
 const integration = suite === "unit" ? [] : testFiles("integration");
 const files = [...unit, ...integration];
 if (files.length === 0) {
-  console.error(`no ${suite} test files under ${join(BUILD, "test")}: run  npx tsc -p tsconfig.json  first`);
+  console.error(`no ${suite} test files${names.length > 0 ? ` matching ${names.join(", ")}` : ""} under ${join(BUILD, "test")}: run  npx tsc -p tsconfig.json  first`);
   process.exit(1);
 }
 
