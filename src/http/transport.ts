@@ -372,6 +372,11 @@ export async function backoff(ms: number, signal: AbortSignal | undefined): Prom
   }
 }
 
+/** Throw the ABORTED error a request would, when `signal` is already aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal, signal.reason);
+}
+
 function abortError(signal: AbortSignal, cause: unknown): QuaysideError {
   const reason: unknown = signal.reason;
   return new QuaysideError("ABORTED", `request aborted${reason instanceof Error ? `: ${reason.message}` : ""}`, { cause });

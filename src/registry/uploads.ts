@@ -8,7 +8,7 @@ import { repositoryScope, type Scope } from "../auth/scope.js";
 import { createVerifyingStream, DigestHasher, digestOf, parseDigest, verifiedContent } from "../digest/digest.js";
 import { DigestMismatchError, NetworkError, ProtocolError, QuaysideError, RegistryError } from "../errors.js";
 import { errorCode, isRetryableError, isRetryableStatus, retryDelay } from "../http/retry.js";
-import { backoff, type HttpResponse } from "../http/transport.js";
+import { backoff, throwIfAborted, type HttpResponse } from "../http/transport.js";
 import type { Descriptor } from "../media/types.js";
 import { countingStream } from "../util/streams.js";
 import { holdError } from "../util/hold-error.js";
@@ -119,11 +119,15 @@ async function uploadOnce(
 ): Promise<BlobUploadResult> {
   const scopes = uploadScopes(repository, options.mountFrom);
   const base = `/v2/${repository}/blobs/uploads/`;
+  throwIfAborted(options.signal);
+  // The POSTs that open a session are not abandoned on an abort: the registry would keep a session
+  // we never learnt the Location of. They are short (the small-request deadline bounds them); a
+  // session opened after the abort is cancelled at once.
   // Opening a session changes nothing a second POST would not: retried like an idempotent request.
   let location: string;
   if (known !== undefined && options.mountFrom !== undefined && options.mountFrom !== repository) {
     const query = new URLSearchParams({ mount: known.digest, from: options.mountFrom });
-    const response = await session.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], retry: true, signal: options.signal });
+    const response = await session.send({ method: "POST", path: `${base}?${query}`, scopes, expect: [201, 202], retry: true });
     await response.dump();
     if (response.status === 201) {
       drain(source);
@@ -141,7 +145,6 @@ async function uploadOnce(
       body: source,
       expect: [201, 202],
       retry: true,
-      signal: options.signal,
     });
     await response.dump();
     if (response.status === 201) {
@@ -154,9 +157,13 @@ async function uploadOnce(
     session.capabilities.monolithicPost = false;
     location = requireLocation(response);
   } else {
-    const response = await session.send({ method: "POST", path: base, scopes, expect: [202], retry: true, signal: options.signal });
+    const response = await session.send({ method: "POST", path: base, scopes, expect: [202], retry: true });
     await response.dump();
     location = requireLocation(response);
+  }
+  if (options.signal?.aborted) {
+    await cancelUpload(session, location, scopes);
+    throwIfAborted(options.signal);
   }
 
   // From here on a session is open: whatever fails (the source not opening, bad bytes, the PUT)
@@ -183,6 +190,9 @@ async function uploadOnce(
 /**
  * DELETE an upload session that will not be finished, best effort. Without the caller's signal: it
  * runs after an abort too (its deadline bounds it). The first Location is enough for distribution.
+ * (distribution refuses it, 404 BLOB_UPLOAD_INVALID, for a session whose last request was cut
+ * mid-body: its stored bytes no longer match the offset in the Location, which every request on
+ * the session checks; such a session stays until the registry's upload purging removes it.)
  */
 async function cancelUpload(session: RegistrySession, location: string, scopes: readonly Scope[]): Promise<void> {
   await session

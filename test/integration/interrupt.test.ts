@@ -5,7 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -82,6 +82,31 @@ describe("an interrupted copy", () => {
     assert.equal(code, 143, stderr);
     assert.match(stderr, /^quayside: interrupted by SIGTERM: copy stopped/m);
     assert.deepEqual(await filesUnder(dir), []);
+  });
+});
+
+describe("an interrupted copy into a registry", () => {
+  test("Ctrl-C: exit 130, every upload session cancelled (or refused by the registry), no tag", async () => {
+    const repository = `interrupted/app-${process.pid}`;
+    const { code, stderr } = await interruptedCopy(`${env.anonymous.host}/${repository}:v1`, "SIGINT");
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /^quayside: interrupted by SIGINT: copy stopped/m);
+    const stored = join(env.anonymous.storageDir, "docker", "registry", "v2", "repositories", repository);
+    assert.deepEqual(await filesUnder(join(stored, "_manifests", "tags")), []);
+    // distribution keeps an open session as _uploads/<id>/{startedat,data}; a cancelled one is gone.
+    // The one exception is the registry's: a session whose PUT was cut mid-body (the stalled blob)
+    // holds bytes past the offset in its Location, and distribution answers its DELETE with
+    // BLOB_UPLOAD_INVALID ("upload resumed at wrong offset") and keeps it until its upload purge.
+    const uploads = join(stored, "_uploads");
+    const open = (await filesUnder(uploads)).filter((f) => f.endsWith("startedat")).map((f) => dirname(f));
+    const log = await readFile(env.anonymous.logFile, "utf8");
+    for (const id of open) {
+      const bytes = (await stat(join(uploads, id, "data")).catch(() => undefined))?.size ?? 0;
+      assert.ok(bytes > 0, `upload session ${id} holds no bytes, yet it was not cancelled\n${stderr}`);
+      const refused = log.split("\n").some((line) => line.includes("method=DELETE") && line.includes(id) && line.includes("blob upload invalid"));
+      assert.ok(refused, `upload session ${id} was left open without a DELETE\n${stderr}`);
+    }
+    assert.ok(open.length <= 1, `only the stalled blob's upload may be left; found ${open.length}`);
   });
 });
 
