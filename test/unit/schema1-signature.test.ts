@@ -18,8 +18,12 @@ import {
   QuaysideError,
   SignatureChainUnsupportedError,
   SignatureVerificationError,
+  schema1SignatureStatus,
   verifySchema1Signatures,
+  type InspectSummary,
+  type Schema1SignatureStatus,
 } from "../../src/index.js";
+import { renderSummary } from "../../src/cli/commands/read.js";
 import { makeSigningKey, schema1Manifest, selfSignedCertificate, signSchema1, type SigningKey, type SigningKeyKind } from "../harness/schema1-signer.js";
 
 const LAYERS = ["sha256:" + "a1".repeat(32), "sha256:" + "b2".repeat(32)];
@@ -209,3 +213,42 @@ describe("verifySchema1Signatures: failures", () => {
     });
   });
 });
+
+describe("schema1SignatureStatus and inspect's text line", () => {
+  const reference = "localhost:5000/team/app:1.0";
+  const summary = (signature: Schema1SignatureStatus): InspectSummary => ({ kind: "schema1", reference, digest: PAYLOAD_DIGEST, mediaType: MediaType.DockerManifestV1Signed, platform: "linux/amd64", layers: [], signature });
+  const signatureLine = (status: Schema1SignatureStatus): string[] => renderSummary(summary(status)).filter((line) => line.startsWith("Signature:"));
+
+  it("verified: who signed, in one line", () => {
+    const status = schema1SignatureStatus(signSchema1(MANIFEST, [{ key: keys["P-256"] }, { key: keys["RSA-2048"] }]), reference);
+    assert.equal(status.status, "verified");
+    assert.deepEqual(signatureLine(status), [`Signature:   verified: ES256 by key ${keys["P-256"].jwk.kid}; RS256 by key ${keys["RSA-2048"].jwk.kid}`]);
+  });
+
+  it("unsigned: none", () => {
+    const status = schema1SignatureStatus(Buffer.from(PAYLOAD), reference);
+    assert.deepEqual(status, { status: "unsigned" });
+    assert.deepEqual(signatureLine(status), ["Signature:   none (unsigned)"]);
+  });
+
+  it("failed: the code and the error's message, naming the manifest; refused algorithms and chains too", async () => {
+    const tampered = Buffer.from(signSchema1(MANIFEST, [{ key: keys["P-256"] }]).toString().replace('"tag": "1.0"', '"tag": "2.0"'));
+    const status = schema1SignatureStatus(tampered, reference);
+    assert.equal(status.status, "failed");
+    if (status.status !== "failed") return;
+    assert.equal(status.code, "SIGNATURE_INVALID");
+    assert.match(status.message, /^signature 1 of manifest localhost:5000\/team\/app:1\.0 does not verify/);
+    assert.deepEqual(signatureLine(status), [`Signature:   FAILED (SIGNATURE_INVALID): ${status.message}`]);
+    assert.deepEqual(pick(schema1SignatureStatus(signSchema1(MANIFEST, [{ key: keys["P-256"], algorithm: "none" }]), reference)), ["failed", "SIGNATURE_ALGORITHM_DISALLOWED"]);
+    const chain = signSchema1(MANIFEST, [{ key: keys["P-256"], x5c: [await selfSignedCertificate(keys["P-256"], dir)] }]);
+    assert.deepEqual(pick(schema1SignatureStatus(chain, reference)), ["failed", "SIGNATURE_CHAIN_UNSUPPORTED"]);
+  });
+
+  it("other errors are not a status: a manifest that is not JSON throws", () => {
+    assert.throws(() => schema1SignatureStatus(Buffer.from("{not json"), reference), ManifestError);
+  });
+});
+
+function pick(status: Schema1SignatureStatus): string[] {
+  return status.status === "failed" ? [status.status, status.code] : [status.status];
+}
