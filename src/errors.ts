@@ -66,7 +66,13 @@ export type ErrorCode =
   | "ARCHIVE_CLOSED"
   | "ARCHIVE_FAILED"
   /** A bulk operation (a mirror) in which some items failed and the others were done. */
-  | "PARTIAL_FAILURE";
+  | "PARTIAL_FAILURE"
+  /** A schema 1 manifest's JWS signature that does not verify (or cannot be checked at all). */
+  | "SIGNATURE_INVALID"
+  /** A schema 1 signature with an algorithm quayside refuses (none, HS256, ...): only ES256/ES384/ES512/RS256. */
+  | "SIGNATURE_ALGORITHM_DISALLOWED"
+  /** A schema 1 signature whose key comes in an x509 certificate chain (x5c), which quayside does not check. */
+  | "SIGNATURE_CHAIN_UNSUPPORTED";
 
 export type ErrorCategory = "invalid-input" | "not-found" | "unauthorized" | "denied" | "integrity" | "unsupported" | "network" | "protocol" | "other";
 
@@ -340,5 +346,60 @@ export function redactUrl(url: string): string {
     return u.toString();
   } catch {
     return url;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker schema 1 manifest signatures (libtrust JWS), as python-dxf's verify refuses them.
+
+/** Why a schema 1 signature failed, in a sentence that ends with what to do. */
+const SIGNATURE_NEXT_STEP = "do not use this image; fetch it again from its source, or ask its publisher to sign it again";
+
+/**
+ * A schema 1 manifest whose signature does not verify: the manifest was changed after signing, the
+ * key does not match, or the signature block is malformed. `signatureIndex` is 0-based (undefined
+ * when the fault is in the manifest as a whole).
+ */
+export class SignatureVerificationError extends QuaysideError {
+  constructor(
+    readonly subject: string,
+    readonly signatureIndex: number | undefined,
+    readonly reason: string,
+  ) {
+    const which = signatureIndex === undefined ? "" : `signature ${signatureIndex + 1} of `;
+    super("SIGNATURE_INVALID", `${which}${bounded(subject, 200)} does not verify: ${reason}; ${SIGNATURE_NEXT_STEP}`, { category: "integrity" });
+  }
+}
+
+/** A schema 1 signature made with an algorithm quayside refuses: `none`, HMAC, or anything but ES256/ES384/ES512/RS256. */
+export class DisallowedSignatureAlgorithmError extends QuaysideError {
+  constructor(
+    readonly subject: string,
+    readonly signatureIndex: number,
+    readonly algorithm: string,
+    allowed: readonly string[],
+  ) {
+    super(
+      "SIGNATURE_ALGORITHM_DISALLOWED",
+      `signature ${signatureIndex + 1} of ${bounded(subject, 200)} uses algorithm ${quoted(algorithm, 40)}, which is refused (allowed: ${allowed.join(", ")}); ${SIGNATURE_NEXT_STEP}`,
+      { category: "integrity" },
+    );
+  }
+}
+
+/**
+ * A schema 1 signature whose key is given as an x509 certificate chain (`x5c`) instead of a `jwk`:
+ * verifying it would mean trusting a CA, which quayside (like python-dxf) does not do.
+ */
+export class SignatureChainUnsupportedError extends QuaysideError {
+  constructor(
+    readonly subject: string,
+    readonly signatureIndex: number,
+  ) {
+    super(
+      "SIGNATURE_CHAIN_UNSUPPORTED",
+      `signature ${signatureIndex + 1} of ${bounded(subject, 200)} carries an x509 certificate chain (x5c), which quayside does not verify; only signatures with a JWK public key (jwk) are checked`,
+      { category: "unsupported" },
+    );
   }
 }

@@ -145,3 +145,17 @@ export {
   type MirrorOptions,
   type MirrorDestination,
 } from "./ops/quay.js";
+
+// Docker schema 1 signatures (libtrust JWS), verified as python-dxf's and dockerreg's verify().
+export {
+  verifySchema1Signatures,
+  libtrustKeyId,
+  SCHEMA1_SIGNATURE_ALGORITHMS,
+  type Schema1SignatureAlgorithm,
+  type Schema1Curve,
+  type Schema1Verification,
+  type VerifiedSchema1Signature,
+  type VerifySchema1Options,
+} from "./media/schema1-signature.js";
+export { schema1SignatureStatus, type Schema1SignatureStatus, type Schema1SignatureFailureCode } from "./image/inspect.js";
+export { verifyManifestSignatures } from "./ops/signature.js";

@@ -1,5 +1,7 @@
 /** A summary of what a reference points at: the data behind `quayside inspect`. */
+import { QuaysideError } from "../errors.js";
 import { isImage, isIndex, type Manifest } from "../media/manifest.js";
+import { verifySchema1Signatures, type VerifiedSchema1Signature } from "../media/schema1-signature.js";
 import type { Platform } from "../media/types.js";
 import { formatPlatform } from "../ref/platform.js";
 import type { RequestOptions } from "../registry/client.js";
@@ -44,6 +46,37 @@ export interface Schema1Summary {
   mediaType: string;
   platform: string;
   layers: { digest: string }[];
+  /** Its JWS signatures, checked as python-dxf's verify does (see verifySchema1Signatures). */
+  signature: Schema1SignatureStatus;
+}
+
+/** The codes of a schema 1 signature that failed: it does not verify, or is refused. */
+export type Schema1SignatureFailureCode = "SIGNATURE_INVALID" | "SIGNATURE_ALGORITHM_DISALLOWED" | "SIGNATURE_CHAIN_UNSUPPORTED";
+
+/**
+ * What the signatures of a schema 1 manifest say: every one verified (with who signed), none to
+ * verify, or failed: the error's code and one-line message (inspect describes; it does not refuse).
+ */
+export type Schema1SignatureStatus =
+  | { status: "verified"; signatures: VerifiedSchema1Signature[] }
+  | { status: "unsigned" }
+  | { status: "failed"; code: Schema1SignatureFailureCode; message: string };
+
+const SIGNATURE_FAILURE_CODES: ReadonlySet<string> = new Set<Schema1SignatureFailureCode>(["SIGNATURE_INVALID", "SIGNATURE_ALGORITHM_DISALLOWED", "SIGNATURE_CHAIN_UNSUPPORTED"]);
+
+function isSignatureFailure(err: unknown): err is QuaysideError & { code: Schema1SignatureFailureCode } {
+  return err instanceof QuaysideError && SIGNATURE_FAILURE_CODES.has(err.code);
+}
+
+/** The signature status of a schema 1 manifest's exact bytes; `reference` names it in messages. */
+export function schema1SignatureStatus(bytes: Uint8Array, reference: string): Schema1SignatureStatus {
+  try {
+    const verification = verifySchema1Signatures(bytes, { subject: `manifest ${reference}` });
+    return verification === null ? { status: "unsigned" } : { status: "verified", signatures: verification.signatures };
+  } catch (err) {
+    if (isSignatureFailure(err)) return { status: "failed", code: err.code, message: err.message };
+    throw err;
+  }
 }
 
 export type InspectSummary = IndexSummary | ImageSummary | Schema1Summary;
@@ -102,5 +135,6 @@ function summarizeSchema1(manifest: Extract<Manifest, { kind: "docker-v1" }>, re
     mediaType: manifest.mediaType,
     platform: `linux/${manifest.architecture}`,
     layers: manifest.fsLayers.map((l) => ({ digest: l.blobSum })),
+    signature: schema1SignatureStatus(manifest.bytes, reference),
   };
 }

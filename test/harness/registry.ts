@@ -35,6 +35,14 @@ export interface StartRegistryOptions {
   /** token: options for the token server started for this registry. */
   tokenExpiresIn?: number;
   tokenOAuth2?: boolean;
+  /**
+   * Accept Docker schema 1 pushes (compatibility.schema1.enabled; distribution 2.8 refuses them
+   * otherwise with 500 "manifest schema v1 unsupported"). The registry verifies the pushed JWS
+   * signatures, stores only the signed payload, and signs each schema 1 manifest it serves with
+   * its own key: this one (an "EC PRIVATE KEY" or "RSA PRIVATE KEY" PEM; PKCS#8 is refused) or,
+   * when none is given, one it makes at start.
+   */
+  schema1?: { signingKeyFile?: string };
 }
 
 export interface RunningRegistry {
@@ -150,6 +158,7 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Runn
         http: { addr: `127.0.0.1:${port}`, secret: randomPassword(), ...(tls ? { tls } : {}) },
         ...(auth ? { auth } : {}),
         catalog: { maxentries: catalogMaxEntries },
+        ...(options.schema1 ? { compatibility: { schema1: { enabled: true, ...(options.schema1.signingKeyFile ? { signingkeyfile: options.schema1.signingKeyFile } : {}) } } } : {}),
       };
       // JSON is YAML, and docker-registry reads YAML.
       const configFile = join(dir, "config.yml");

@@ -84,7 +84,19 @@ export function renderSummary(s: InspectSummary): string[] {
         `Total size:  ${formatBytes(s.totalSize)} (${s.totalSize} bytes)`,
       ];
     case "schema1":
-      return [...head, `Platform:    ${s.platform}`, `Layers:      ${s.layers.length}`, ...s.layers.map((l) => `  ${l.digest}`)];
+      return [...head, `Platform:    ${s.platform}`, `Signature:   ${describeSchema1Signature(s.signature)}`, `Layers:      ${s.layers.length}`, ...s.layers.map((l) => `  ${l.digest}`)];
+  }
+}
+
+/** One line: who signed a schema 1 manifest, that it is unsigned, or why its signature failed. */
+function describeSchema1Signature(signature: Extract<InspectSummary, { kind: "schema1" }>["signature"]): string {
+  switch (signature.status) {
+    case "verified":
+      return `verified: ${signature.signatures.map((s) => `${s.algorithm} by key ${s.keyId}`).join("; ")}`;
+    case "unsigned":
+      return "none (unsigned)";
+    case "failed":
+      return `FAILED (${signature.code}): ${signature.message}`;
   }
 }
 
