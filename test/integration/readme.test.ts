@@ -4,18 +4,15 @@
  * the test registry.
  */
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { copy, getDigest, isNotFound, listTags } from "../../src/index.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
+import { codeBlocks, REPOSITORY_ROOT, runTsExample } from "../harness/markdown-examples.js";
 import { collect } from "./helpers.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 let env: TestEnvironment;
 let workDir: string;
 
@@ -27,13 +24,11 @@ after(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-/** The first ```ts block after a heading. */
+/** The first ```ts block under a heading. */
 async function readmeBlock(heading: string): Promise<string> {
-  const readme = await readFile(join(root, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf(`\n${heading}\n`));
-  const match = /```ts\n([\s\S]*?)```/.exec(section);
-  assert.ok(match?.[1], `no ts block under ${heading}`);
-  return match[1];
+  const block = codeBlocks(await readFile(join(REPOSITORY_ROOT, "README.md"), "utf8")).find((b) => b.heading === heading && b.lang === "ts");
+  assert.ok(block, `no ts block under ${heading}`);
+  return block.code;
 }
 
 test("the library example in the README runs against a real registry and does what it says", async () => {
@@ -43,17 +38,13 @@ test("the library example in the README runs against a real registry and does wh
   await copy(`${env.anonymous.host}/${multi.repository}:${multi.tag}`, `${env.anonymous.host}/${repository}:1.0`, { configFiles: false });
 
   const code = (await readmeBlock("## The library"))
-    .replaceAll('from "quayside"', `from ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}`)
     .replaceAll("localhost:5000/team/app", `${env.anonymous.host}/${repository}`)
     .replaceAll('repository("team/app")', `repository(${JSON.stringify(repository)})`)
     .replaceAll('getManifest("team/app"', `getManifest(${JSON.stringify(repository)}`)
     .replaceAll("localhost:5000", env.anonymous.host);
-  const script = join(workDir, "example.mjs");
-  await writeFile(script, code);
-  const { stdout } = await promisify(execFile)(process.execPath, [script], {
+  const { stdout } = await runTsExample(code, {
     cwd: workDir,
     env: { PATH: process.env["PATH"], HOME: workDir, DOCKER_CONFIG: join(workDir, "docker") },
-    timeout: 60_000,
   });
   const lines = stdout.trimEnd().split("\n");
   const arm64 = multi.manifests.find((m) => m.platform.architecture === "arm64");
