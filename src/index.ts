@@ -145,3 +145,24 @@ export {
   type MirrorOptions,
   type MirrorDestination,
 } from "./ops/quay.js";
+
+// python-dxf's blob store with aliases (issue 10): hashing, blobs as verified streams, and aliases
+// (tags on schema-2 manifests that list blobs). See docs/migrating.md for dxf's names.
+export { hashBytes, hashFile, openBlob, type OpenBlobOptions, type OpenedBlob } from "./ops/blob.js";
+export {
+  setAlias,
+  setAliasManifest,
+  getAlias,
+  getAliasDigest,
+  deleteAlias,
+  listAliases,
+  pullBlobs,
+  type PlatformMap,
+  type AliasOptions,
+  type GetAliasOptions,
+  type SetAliasResult,
+  type SetAliasManifestResult,
+  type DeleteAliasResult,
+  type PullBlobsResult,
+} from "./ops/alias.js";
+export { buildAliasManifest, aliasBlobs, aliasPlatforms, platformName, ALIAS_LAYER_MEDIA_TYPE, ALIAS_CONFIG_MEDIA_TYPE, type AliasBlob } from "./media/alias.js";
