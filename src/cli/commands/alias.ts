@@ -7,11 +7,15 @@ import * as quayside from "../../index.js";
 import type { BlobInfo, PlatformMap } from "../../index.js";
 import type { CliContext } from "../context.js";
 
-/** `alias set REPO ALIAS DIGEST...`: the manifest text on stdout (as `dxf set-alias`), its digest on stderr. */
+/**
+ * `alias set REPO ALIAS DIGEST...`: the manifest's exact bytes on stdout, no newline added (as `dxf
+ * set-alias` writes them: their sha256 is the manifest digest), and that digest on stderr.
+ */
 export async function set(ctx: CliContext, repository: string, alias: string, digests: readonly string[]): Promise<void> {
   const result = await quayside.setAlias(repository, alias, digests, { ...(await ctx.operation()) });
   ctx.output.info(`${result.repository}:${result.alias} -> ${result.digest} (${result.blobs.length} blob${result.blobs.length === 1 ? "" : "s"})`);
-  ctx.output.result(result, (r) => r.manifest);
+  if (ctx.output.json) ctx.output.result(result, () => []);
+  else ctx.output.raw(new TextEncoder().encode(result.manifest));
 }
 
 /** `alias get REPO ALIAS`: one digest per line (--sizes: "DIGEST SIZE"); a multi-arch alias as one JSON object keyed by platform. */
