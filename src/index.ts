@@ -164,5 +164,6 @@ export {
   type SetAliasManifestResult,
   type DeleteAliasResult,
   type PullBlobsResult,
+  type PullBlobsOptions,
 } from "./ops/alias.js";
 export { buildAliasManifest, aliasBlobs, aliasPlatforms, platformName, ALIAS_LAYER_MEDIA_TYPE, ALIAS_CONFIG_MEDIA_TYPE, type AliasBlob } from "./media/alias.js";

@@ -10,7 +10,7 @@ import { isDigest, parseDigest } from "../digest/digest.js";
 import { InvalidReferenceError, PlatformNotFoundError, UnsupportedError, UsageError } from "../errors.js";
 import { aliasBlobs, aliasPlatforms, buildAliasManifest } from "../media/alias.js";
 import { isImage, isIndex, type ImageManifest, type Manifest } from "../media/manifest.js";
-import type { Descriptor, Platform } from "../media/types.js";
+import { MediaType, type Descriptor, type Platform } from "../media/types.js";
 import { formatPlatform, parsePlatform, selectPlatform } from "../ref/platform.js";
 import { isValidTag, parseRepository } from "../ref/reference.js";
 import type { RegistryClient } from "../registry/client.js";
@@ -94,7 +94,7 @@ export function setAlias(repository: string, alias: string, ...rest: unknown[]):
       blob.size = (await client.headBlob(name, blob.digest, options)).size;
     });
     const manifest = buildAliasManifest(blobs);
-    const stored = await client.putManifest(name, alias, new TextEncoder().encode(manifest), { ...options, mediaType: JSON.parse(manifest).mediaType as string });
+    const stored = await client.putManifest(name, alias, new TextEncoder().encode(manifest), { ...options, mediaType: MediaType.DockerManifestV2 });
     return { repository: `${registry}/${name}`, alias, digest: stored.digest, mediaType: stored.mediaType, manifest, blobs };
   });
 }
@@ -186,7 +186,12 @@ export interface PullBlobsResult {
  * `dxf pull-blob REPO NAME...` does: each NAME a blob digest or "@ALIAS" (the alias's blobs, in
  * order). A multi-arch alias needs `platform`. Every blob is verified against its digest.
  */
-export function pullBlobs(repository: string, names: readonly string[], destination: string | Writable, options: AliasOptions & { onBlob?: ((blob: BlobInfo) => void) | undefined } = {}): Promise<PullBlobsResult> {
+export interface PullBlobsOptions extends AliasOptions {
+  /** Bytes written so far, of the total of every blob (known before the first byte). */
+  onProgress?: ((bytes: number, total: number) => void) | undefined;
+}
+
+export function pullBlobs(repository: string, names: readonly string[], destination: string | Writable, options: PullBlobsOptions = {}): Promise<PullBlobsResult> {
   const { registry, repository: name } = parseRepository(repository);
   const where = `${registry}/${name}`;
   if (names.length === 0) throw new UsageError(`${where}: give blob digests or @ALIAS names to read`);
@@ -204,11 +209,19 @@ export function pullBlobs(repository: string, names: readonly string[], destinat
     }
     const size = blobs.reduce((total, b) => total + b.size, 0);
     const concatenated = new PassThrough();
+    const onProgress = options.onProgress;
+    onProgress?.(0, size);
     const feed = (async () => {
+      let before = 0;
       for (const blob of blobs) {
-        options.onBlob?.(blob);
-        const stream = await client.getBlob(name, blob.digest, { signal: options.signal, expectedSize: blob.size });
+        const offset = before;
+        const stream = await client.getBlob(name, blob.digest, {
+          signal: options.signal,
+          expectedSize: blob.size,
+          ...(onProgress ? { onProgress: (bytes: number) => onProgress(offset + bytes, size) } : {}),
+        });
         await pipeline(stream, concatenated, { end: false });
+        before += blob.size;
       }
       concatenated.end();
     })();

@@ -230,9 +230,15 @@ describe("aliases", () => {
 
     await assert.rejects(pullBlobs(repo, ["@multi"], join(workDir, "never.bin"), { pool }), UsageError);
     const out = join(workDir, "arm.bin");
-    const pulled = await pullBlobs(repo, ["@multi"], out, { pool, platform: "linux/arm/v7" });
-    assert.ok((await readFile(out)).equals(Buffer.concat(arm.map((b) => b.content))));
-    assert.equal(pulled.size, arm.reduce((n, b) => n + b.content.length, 0));
+    const counts: number[] = [];
+    const pulled = await pullBlobs(repo, ["@multi", amd[1]?.digest as string], out, { pool, platform: "linux/arm/v7", onProgress: (bytes, total) => counts.push(bytes, total) });
+    const expected = Buffer.concat([...arm.map((b) => b.content), amd[1]?.content ?? Buffer.alloc(0)]);
+    assert.ok((await readFile(out)).equals(expected));
+    assert.equal(pulled.size, expected.length);
+    const bytes = counts.filter((_, i) => i % 2 === 0);
+    assert.ok(counts.every((n, i) => i % 2 === 0 || n === expected.length), "the total is every blob's");
+    assert.ok(bytes.every((n, i) => i === 0 || n >= (bytes[i - 1] ?? 0)), "never goes back");
+    assert.equal(bytes.at(-1), expected.length);
 
     const deleted = await deleteAlias(repo, "multi", { pool });
     assert.deepEqual(deleted.digests, { "linux/amd64": amdAlias.digest, "linux/arm/v7": armAlias.digest });
