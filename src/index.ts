@@ -157,6 +157,8 @@ export {
   deleteAlias,
   listAliases,
   pullBlobs,
+  blobSizes,
+  type BlobSizesResult,
   type PlatformMap,
   type AliasOptions,
   type GetAliasOptions,

@@ -150,9 +150,10 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     );
   blob
     .command("size")
-    .description("print the size in bytes of the blob REPO@DIGEST")
-    .argument("<repo@digest>")
-    .action(action((ctx, ref) => read.blobSize(ctx, ref as string)));
+    .description("print the size in bytes of the blob REPO@DIGEST; REPO NAME...: of each digest, and each @ALIAS's total, one per line")
+    .argument("<repo@digest>", "REPO@DIGEST, or REPO when NAMEs follow")
+    .argument("[names...]", "blob digests and @ALIAS names, as `dxf blob-size REPO NAME...`")
+    .action(action((ctx, ref, ...names) => (names.length > 0 ? aliases.blobSizeNames(ctx, ref as string, names) : read.blobSize(ctx, ref as string))));
 
   const progressOption = () => new Option("--progress <mode>", "progress display on stderr (default: bars on a terminal, plain lines otherwise)").choices(["tty", "plain", "json", "none"]);
 

@@ -7,7 +7,7 @@
 import { PassThrough, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { isDigest, parseDigest } from "../digest/digest.js";
-import { InvalidReferenceError, PlatformNotFoundError, UnsupportedError, UsageError } from "../errors.js";
+import { InvalidReferenceError, isNotFound, NotFoundError, PlatformNotFoundError, UnsupportedError, UsageError } from "../errors.js";
 import { aliasBlobs, aliasPlatforms, buildAliasManifest } from "../media/alias.js";
 import { isImage, isIndex, type ImageManifest, type Manifest } from "../media/manifest.js";
 import { MediaType, type Descriptor, type Platform } from "../media/types.js";
@@ -145,7 +145,7 @@ export function deleteAlias(repository: string, alias: string, options: Operatio
   requireAlias(alias, `${registry}/${name}`);
   return withPool(options, async (pool) => {
     const client = pool.client(registry);
-    const top = await client.getManifest(name, alias, options);
+    const top = await fetchAlias(client, name, alias, `${registry}/${name}`, options);
     let digests: string[] | PlatformMap<string>;
     if (isIndex(top)) {
       digests = {};
@@ -195,10 +195,7 @@ export function pullBlobs(repository: string, names: readonly string[], destinat
   const { registry, repository: name } = parseRepository(repository);
   const where = `${registry}/${name}`;
   if (names.length === 0) throw new UsageError(`${where}: give blob digests or @ALIAS names to read`);
-  for (const entry of names) {
-    if (entry.startsWith("@")) requireAlias(entry.slice(1), where);
-    else parseDigest(entry);
-  }
+  checkNames(names, where);
   return withPool(options, async (pool) => {
     const client = pool.client(registry);
     // Every name resolved before a byte is written: a missing alias leaves nothing behind.
@@ -235,36 +232,74 @@ export function pullBlobs(repository: string, names: readonly string[], destinat
   });
 }
 
+export interface BlobSizesResult {
+  repository: string;
+  /** In the order asked: a digest's size, an alias's total, or a multi-arch alias's total per platform. */
+  sizes: { name: string; size: number | PlatformMap<number> }[];
+}
+
+/**
+ * Sizes as `dxf blob-size REPO NAME...` gives them: for a blob digest its size (a HEAD), for
+ * "@ALIAS" the total of its blobs (from the manifest), per platform for a multi-arch alias
+ * unless `platform` picks one.
+ */
+export function blobSizes(repository: string, names: readonly string[], options: AliasOptions = {}): Promise<BlobSizesResult> {
+  const { registry, repository: name } = parseRepository(repository);
+  const where = `${registry}/${name}`;
+  if (names.length === 0) throw new UsageError(`${where}: give blob digests or @ALIAS names to size`);
+  checkNames(names, where);
+  return withPool(options, async (pool) => {
+    const client = pool.client(registry);
+    const sizes: BlobSizesResult["sizes"] = [];
+    for (const entry of names) {
+      const size = entry.startsWith("@")
+        ? await readAliasWith(client, name, entry.slice(1), where, options, (manifest) => aliasBlobs(manifest).reduce((total, b) => total + b.size, 0))
+        : (await client.headBlob(name, entry, options)).size;
+      sizes.push({ name: entry, size });
+    }
+    return { repository: where, sizes };
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
+
+/** Each a blob digest or "@ALIAS". */
+function checkNames(names: readonly string[], where: string): void {
+  for (const entry of names) {
+    if (entry.startsWith("@")) requireAlias(entry.slice(1), where);
+    else if (!isDigest(entry)) throw new UsageError(`${where}: ${JSON.stringify(entry).slice(0, 100)} is neither a blob digest (sha256:...) nor an alias (@NAME)`);
+  }
+}
 
 /** Read ALIAS and give `pick` of its image, or of each platform's (one when `platform` is given). */
 async function readAlias<T>(repository: string, alias: string, options: AliasOptions, pick: (manifest: ImageManifest) => T): Promise<T | PlatformMap<T>> {
   const { registry, repository: name } = parseRepository(repository);
   const where = `${registry}/${name}`;
   requireAlias(alias, where);
-  return withPool(options, async (pool) => {
-    const client = pool.client(registry);
-    const top = await client.getManifest(name, alias, options);
-    if (!isIndex(top)) return pick(requireImage(top, `${where}:${alias}`));
-    const platforms = aliasPlatforms(top);
-    if (options.platform !== undefined) {
-      const entry = choosePlatform(platforms, options.platform);
-      return pick(requireImage(await client.getManifest(name, entry.digest, options), `${where}@${entry.digest}`));
-    }
-    const result: PlatformMap<T> = {};
-    const entries = [...platforms];
-    const picked = new Map<string, T>();
-    await forEachLimit(entries, CONCURRENCY, async ([platform, entry]) => {
-      picked.set(platform, pick(requireImage(await client.getManifest(name, entry.digest, options), `${where}@${entry.digest}`)));
-    });
-    for (const [platform] of entries) result[platform] = picked.get(platform) as T;
-    return result;
+  return withPool(options, (pool) => readAliasWith(pool.client(registry), name, alias, where, options, pick));
+}
+
+async function readAliasWith<T>(client: RegistryClient, name: string, alias: string, where: string, options: AliasOptions, pick: (manifest: ImageManifest) => T): Promise<T | PlatformMap<T>> {
+  const top = await fetchAlias(client, name, alias, where, options);
+  if (!isIndex(top)) return pick(requireImage(top, `${where}:${alias}`));
+  const platforms = aliasPlatforms(top);
+  if (options.platform !== undefined) {
+    const entry = choosePlatform(platforms, options.platform);
+    return pick(requireImage(await client.getManifest(name, entry.digest, options), `${where}@${entry.digest}`));
+  }
+  const result: PlatformMap<T> = {};
+  const entries = [...platforms];
+  const picked = new Map<string, T>();
+  await forEachLimit(entries, CONCURRENCY, async ([platform, entry]) => {
+    picked.set(platform, pick(requireImage(await client.getManifest(name, entry.digest, options), `${where}@${entry.digest}`)));
   });
+  for (const [platform] of entries) result[platform] = picked.get(platform) as T;
+  return result;
 }
 
 /** The image an alias names; a multi-arch alias needs options.platform. */
 async function aliasImage(client: RegistryClient, name: string, alias: string, where: string, options: AliasOptions): Promise<ImageManifest> {
-  const top = await client.getManifest(name, alias, options);
+  const top = await fetchAlias(client, name, alias, where, options);
   if (!isIndex(top)) return requireImage(top, `${where}:${alias}`);
   const platforms = aliasPlatforms(top);
   if (options.platform === undefined) {
@@ -272,6 +307,16 @@ async function aliasImage(client: RegistryClient, name: string, alias: string, w
   }
   const entry = choosePlatform(platforms, options.platform);
   return requireImage(await client.getManifest(name, entry.digest, options), `${where}@${entry.digest}`);
+}
+
+/** The manifest ALIAS names; a missing one is an error that says how to list what there is. */
+async function fetchAlias(client: RegistryClient, name: string, alias: string, where: string, options: OperationOptions): Promise<Manifest> {
+  try {
+    return await client.getManifest(name, alias, options);
+  } catch (err) {
+    if (!isNotFound(err) || isDigest(alias)) throw err;
+    throw new NotFoundError(`alias ${alias} not found in ${where} (quayside alias list ${where} lists its aliases)`, { cause: err, code: "MANIFEST_UNKNOWN" });
+  }
 }
 
 /** By name as written in the index (dxf's way), else the best match for the platform. */

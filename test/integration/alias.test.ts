@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import {
+  blobSizes,
   ClientPool,
   deleteAlias,
   getAlias,
@@ -228,6 +229,16 @@ describe("aliases", () => {
     assert.deepEqual(await getAliasDigest(repo, "multi", { pool }), { "linux/amd64": amd[0]?.digest, "linux/arm/v7": arm[0]?.digest });
     assert.equal(await getAliasDigest(repo, "multi", { pool, platform: "linux/amd64" }), amd[0]?.digest);
 
+    const total = (list: readonly { content: Buffer }[]): number => list.reduce((n, b) => n + b.content.length, 0);
+    assert.deepEqual(await blobSizes(repo, ["@multi", amd[0]?.digest as string], { pool }), {
+      repository: repo,
+      sizes: [
+        { name: "@multi", size: { "linux/amd64": total(amd), "linux/arm/v7": total(arm) } },
+        { name: amd[0]?.digest, size: amd[0]?.content.length },
+      ],
+    });
+    assert.deepEqual((await blobSizes(repo, ["@multi"], { pool, platform: "linux/amd64" })).sizes, [{ name: "@multi", size: total(amd) }]);
+
     await assert.rejects(pullBlobs(repo, ["@multi"], join(workDir, "never.bin"), { pool }), UsageError);
     const out = join(workDir, "arm.bin");
     const counts: number[] = [];
@@ -282,9 +293,17 @@ describe("the CLI", () => {
     assert.equal((await runCli(["blob", "get", repo, "@pair", "-o", file])).code, 0);
     assert.ok((await readFile(file)).equals(Buffer.concat(blobs.map((b) => b.content))));
 
+    const sized = await runCli(["blob", "size", repo, "@pair", digests[0] as string]);
+    const [one, two] = blobs.map((b) => b.content.length);
+    assert.deepEqual(sized.out.trim().split("\n"), [String((one ?? 0) + (two ?? 0)), String(one)]);
+
     const missing = await runCli(["blob", "get", repo, "@nothing"]);
     assert.equal(missing.code, 3, missing.stderr);
     assert.equal(missing.stdout.length, 0);
+    assert.match(missing.stderr, /alias nothing not found in .*dxf\/cli \(quayside alias list/);
+    const neither = await runCli(["blob", "get", repo, "pair"]);
+    assert.equal(neither.code, 2);
+    assert.match(neither.stderr, /"pair" is neither a blob digest \(sha256:\.\.\.\) nor an alias \(@NAME\)/);
     assert.equal((await runCli(["alias", "get", repo, "nothing"])).code, 3);
     const invalid = await runCli(["alias", "set", repo, "pair", "sha256:abc"]);
     assert.equal(invalid.code, 2, invalid.stderr);
@@ -321,6 +340,9 @@ describe("the CLI", () => {
     const one = await runCli(["alias", "get", repo, "both", "--platform", "linux/arm64/v8"]);
     assert.deepEqual(one.out.trim().split("\n"), arm.map((b) => b.digest));
     assert.deepEqual(JSON.parse((await runCli(["alias", "digest", repo, "both"])).out), { "linux/amd64": amd[0]?.digest, "linux/arm64/v8": arm[0]?.digest });
+
+    const sizes = await runCli(["blob", "size", repo, "@both"]);
+    assert.deepEqual(JSON.parse(sizes.out), { "linux/amd64": amd[0]?.content.length, "linux/arm64/v8": arm.reduce((n, b) => n + b.content.length, 0) });
 
     const noPlatform = await runCli(["blob", "get", repo, "@both"]);
     assert.equal(noPlatform.code, 2, noPlatform.stderr);

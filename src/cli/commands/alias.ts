@@ -73,6 +73,12 @@ export async function blobGetNames(ctx: CliContext, repository: string, names: r
   }
 }
 
+/** `blob size REPO NAME...`: one line per name, as `dxf blob-size`: a size, an alias's total, or a JSON object of totals per platform. */
+export async function blobSizeNames(ctx: CliContext, repository: string, names: readonly string[]): Promise<void> {
+  const result = await quayside.blobSizes(repository, names, { ...(await ctx.operation()), platform: ctx.options.platform });
+  ctx.output.result(result, (r) => r.sizes.map((s) => (typeof s.size === "number" ? String(s.size) : sortedJson(s.size))));
+}
+
 function blobLine(blob: string | BlobInfo): string {
   return typeof blob === "string" ? blob : `${blob.digest} ${blob.size}`;
 }
