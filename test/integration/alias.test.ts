@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import {
   blobSizes,
   ClientPool,
+  copy,
   deleteAlias,
   getAlias,
   getAliasDigest,
@@ -186,6 +187,18 @@ describe("aliases", () => {
     assert.deepEqual(await collect(listAliases(repo, { pool })), ["reversed"]);
     const kept = await openBlob(`${repo}@${digests[1]}`, { pool });
     assert.ok((await readStream(kept.stream)).equals(blobs[1]?.content ?? Buffer.alloc(0)), "the blobs stay");
+  });
+
+  test("copy carries an alias to another repository, digest unchanged; it reads back there", async () => {
+    const repo = at("dxf/copy-from");
+    const blobs = await pushSome(repo, [123, 4_567]);
+    const set = await setAlias(repo, "v1", blobs.map((b) => b.digest), { pool });
+    const copied = await copy(`${repo}:v1`, at("dxf/copy-to:v1"), { pool });
+    assert.equal(copied.destination.digest, set.digest);
+    assert.deepEqual(await getAlias(at("dxf/copy-to"), "v1", { pool }), blobs.map((b) => b.digest));
+    const pulled = join(workDir, "copied.bin");
+    await pullBlobs(at("dxf/copy-to"), ["@v1"], pulled, { pool });
+    assert.ok((await readFile(pulled)).equals(Buffer.concat(blobs.map((b) => b.content))));
   });
 
   test("setAlias refuses a blob the repository lacks, an invalid alias and no digests", async () => {
