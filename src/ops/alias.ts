@@ -181,16 +181,16 @@ export interface PullBlobsResult {
   path?: string;
 }
 
-/**
- * Stream blobs of REPO one after the other into a file (atomically) or a stream (left open), as
- * `dxf pull-blob REPO NAME...` does: each NAME a blob digest or "@ALIAS" (the alias's blobs, in
- * order). A multi-arch alias needs `platform`. Every blob is verified against its digest.
- */
 export interface PullBlobsOptions extends AliasOptions {
   /** Bytes written so far, of the total of every blob (known before the first byte). */
   onProgress?: ((bytes: number, total: number) => void) | undefined;
 }
 
+/**
+ * Stream blobs of REPO one after the other into a file (atomically) or a stream (left open), as
+ * `dxf pull-blob REPO NAME...` does: each NAME a blob digest or "@ALIAS" (the alias's blobs, in
+ * order). A multi-arch alias needs `platform`. Every blob is verified against its digest.
+ */
 export function pullBlobs(repository: string, names: readonly string[], destination: string | Writable, options: PullBlobsOptions = {}): Promise<PullBlobsResult> {
   const { registry, repository: name } = parseRepository(repository);
   const where = `${registry}/${name}`;
