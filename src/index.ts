@@ -159,3 +159,26 @@ export {
 } from "./media/schema1-signature.js";
 export { schema1SignatureStatus, type Schema1SignatureStatus, type Schema1SignatureFailureCode } from "./image/inspect.js";
 export { verifyManifestSignatures } from "./ops/signature.js";
+// python-dxf's blob store with aliases (issue 10): hashing, blobs as verified streams, and aliases
+// (tags on schema-2 manifests that list blobs). See docs/migrating.md for dxf's names.
+export { hashBytes, hashFile, openBlob, type OpenBlobOptions, type OpenedBlob } from "./ops/blob.js";
+export {
+  setAlias,
+  setAliasManifest,
+  getAlias,
+  getAliasDigest,
+  deleteAlias,
+  listAliases,
+  pullBlobs,
+  blobSizes,
+  type BlobSizesResult,
+  type PlatformMap,
+  type AliasOptions,
+  type GetAliasOptions,
+  type SetAliasResult,
+  type SetAliasManifestResult,
+  type DeleteAliasResult,
+  type PullBlobsResult,
+  type PullBlobsOptions,
+} from "./ops/alias.js";
+export { buildAliasManifest, aliasBlobs, aliasPlatforms, platformName, ALIAS_LAYER_MEDIA_TYPE, ALIAS_CONFIG_MEDIA_TYPE, type AliasBlob } from "./media/alias.js";

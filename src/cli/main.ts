@@ -3,6 +3,7 @@
  * shell over library calls; errors become one line on stderr and a documented exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type * as AliasCommands from "./commands/alias.js";
 import type * as QuayCommands from "./commands/quay.js";
 import type * as ReadCommands from "./commands/read.js";
 import type * as WriteCommands from "./commands/write.js";
@@ -16,6 +17,7 @@ import { loadedLibrary, loadLibrary, onDemand } from "./library.js";
 const read = onDemand<typeof ReadCommands>(() => import("./commands/read.js"));
 const write = onDemand<typeof WriteCommands>(() => import("./commands/write.js"));
 const quay = onDemand<typeof QuayCommands>(() => import("./commands/quay.js"));
+const aliases = onDemand<typeof AliasCommands>(() => import("./commands/alias.js"));
 
 /** A quay:// URI (discovery) rather than one image: the library decides. */
 async function isQuayUri(text: string): Promise<boolean> {
@@ -76,7 +78,11 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     (fn: Action) =>
     async (...args: unknown[]): Promise<void> => {
       const command = args[args.length - 1] as Command;
-      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+      // A variadic argument (<digest...>) arrives as an array: its items are positionals too.
+      const positional = args
+        .slice(0, -2)
+        .flatMap((a) => (Array.isArray(a) ? (a as unknown[]) : [a]))
+        .filter((a): a is string => typeof a === "string");
       const name = command.parent && command.parent.parent ? `${command.parent.name()} ${command.name()}` : command.name();
       await run(name, (ctx) => fn(ctx, ...positional), command.optsWithGlobals<GlobalOptions>());
     };
@@ -132,16 +138,22 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
   const blob = program.command("blob").description("read, upload, mount and delete blobs");
   blob
     .command("get")
-    .description("download the blob REPO@DIGEST (digest verified) to stdout or a file")
-    .argument("<repo@digest>")
+    .description("download the blob REPO@DIGEST (digest verified) to stdout or a file; REPO NAME...: the blobs of each digest or @ALIAS, one after the other")
+    .argument("<repo@digest>", "REPO@DIGEST, or REPO when NAMEs follow")
+    .argument("[names...]", "blob digests and @ALIAS names (a multi-arch alias needs --platform), as `dxf pull-blob REPO NAME...`")
     .option("-o, --output <file>", "write to FILE (atomically: nothing is left if the download fails)")
     .addOption(new Option("--progress <mode>", "progress display on stderr").choices(["tty", "plain", "json", "none"]))
-    .action(action((ctx, ref) => read.blobGet(ctx, ref as string, blobGetOptions(ctx))));
+    .action(
+      action((ctx, ref, ...names) =>
+        names.length > 0 ? aliases.blobGetNames(ctx, ref as string, names, blobGetOptions(ctx)) : read.blobGet(ctx, ref as string, blobGetOptions(ctx)),
+      ),
+    );
   blob
     .command("size")
-    .description("print the size in bytes of the blob REPO@DIGEST")
-    .argument("<repo@digest>")
-    .action(action((ctx, ref) => read.blobSize(ctx, ref as string)));
+    .description("print the size in bytes of the blob REPO@DIGEST; REPO NAME...: of each digest, and each @ALIAS's total, one per line")
+    .argument("<repo@digest>", "REPO@DIGEST, or REPO when NAMEs follow")
+    .argument("[names...]", "blob digests and @ALIAS names, as `dxf blob-size REPO NAME...`")
+    .action(action((ctx, ref, ...names) => (names.length > 0 ? aliases.blobSizeNames(ctx, ref as string, names) : read.blobSize(ctx, ref as string))));
 
   const progressOption = () => new Option("--progress <mode>", "progress display on stderr (default: bars on a terminal, plain lines otherwise)").choices(["tty", "plain", "json", "none"]);
 
@@ -217,6 +229,43 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .description("delete the blob REPO@DIGEST")
     .argument("<repo@digest>")
     .action(action((ctx, ref) => write.blobDelete(ctx, ref as string)));
+
+  const alias = program
+    .command("alias")
+    .description("python-dxf's aliases: a tag on a manifest that lists blobs (the first also as its config)")
+    .addHelpText("after", "\nA multi-arch alias (an index) prints one JSON object keyed by platform (os/arch[/variant]); --platform picks one.");
+  alias
+    .command("set")
+    .description("name the blobs DIGEST... ALIAS in REPO: writes and prints a schema-2 manifest, config = the first blob (as `dxf set-alias`)")
+    .argument("<repo>")
+    .argument("<alias>")
+    .argument("<digest...>")
+    .action(action((ctx, repo, name, ...digests) => aliases.set(ctx, repo as string, name as string, digests)));
+  alias
+    .command("get")
+    .description("print the blob digests ALIAS names, one per line (as `dxf get-alias`)")
+    .argument("<repo>")
+    .argument("<alias>")
+    .option("--sizes", "each blob's size after its digest")
+    .action(action((ctx, repo, name) => aliases.get(ctx, repo as string, name as string, { sizes: (ctx.options as { sizes?: boolean }).sizes === true })));
+  alias
+    .command("digest")
+    .description("print the config digest of ALIAS: its first blob, or an image's ID (as `dxf get-digest`)")
+    .argument("<repo>")
+    .argument("<alias>")
+    .action(action((ctx, repo, name) => aliases.digest(ctx, repo as string, name as string)));
+  alias
+    .command("delete")
+    .description("delete ALIAS's manifest (by digest: EVERY tag on it goes too; the blobs stay) and print what it pointed to (as `dxf del-alias`)")
+    .argument("<repo>")
+    .argument("<alias>")
+    .action(action((ctx, repo, name) => aliases.remove(ctx, repo as string, name as string)));
+  alias
+    .command("list")
+    .description("list every alias (tag) of REPO, every page (as `dxf list-aliases`)")
+    .argument("<repo>")
+    .option("--page-size <n>", "entries per page to ask for", positiveInt)
+    .action(action((ctx, repo) => aliases.list(ctx, repo as string, pageSize(ctx))));
 
   program
     .command("login")

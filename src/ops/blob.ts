@@ -1,14 +1,14 @@
-/** Blob operations on a registry repository: size, pull, push, mount, delete. */
+/** Blob operations on a registry repository: size, pull (to a file or as a stream), push, mount, delete, hashing. */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { DigestHasher } from "../digest/digest.js";
+import { DigestHasher, digestOf } from "../digest/digest.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import { parseReference, parseRepository, type Reference } from "../ref/reference.js";
 import type { UploadOutcome } from "../registry/uploads.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
-import { withPool, type OperationOptions } from "./pool.js";
+import { ClientPool, withPool, type OperationOptions } from "./pool.js";
 
 export interface BlobInfo {
   digest: string;
@@ -60,6 +60,11 @@ export interface PushBlobOptions extends BlobTransferOptions {
   /** The content's digest, when known (a stream's cannot be computed up front). */
   digest?: string | undefined;
   mediaType?: string | undefined;
+  /**
+   * Ask first (HEAD) whether the registry has the blob, and send nothing if it does (outcome
+   * "skipped"). Default true; needs the digest, which a file and bytes give and a stream does not.
+   */
+  skipExisting?: boolean | undefined;
 }
 
 export interface PushBlobResult extends BlobInfo {
@@ -78,7 +83,7 @@ export function pushBlob(repository: string, content: string | Uint8Array | Read
     let size: number | undefined = content instanceof Uint8Array ? content.length : undefined;
     if (typeof content === "string") {
       size = (await stat(content)).size;
-      digest ??= await sha256File(content);
+      digest ??= await hashFile(content);
     }
     const source = typeof content === "string" ? createReadStream(content) : content;
     const total = size ?? -1;
@@ -87,6 +92,7 @@ export function pushBlob(repository: string, content: string | Uint8Array | Read
       ...(digest !== undefined ? { digest } : {}),
       ...(size !== undefined ? { size } : {}),
       ...(options.mediaType !== undefined ? { mediaType: options.mediaType } : {}),
+      ...(options.skipExisting === false ? { skipExisting: false } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(onProgress ? { onProgress: (bytes: number) => onProgress(bytes, total) } : {}),
       // A file can be read again if the registry fails the upload part way.
@@ -127,12 +133,58 @@ export function deleteBlob(reference: string, options: OperationOptions = {}): P
   });
 }
 
-/** sha256 of a file, read once. */
-export async function sha256File(path: string): Promise<string> {
+export interface OpenBlobOptions extends OperationOptions {
+  /** Also learn the blob's size (one HEAD before the GET). */
+  size?: boolean | undefined;
+}
+
+export interface OpenedBlob {
+  digest: string;
+  /** The size in bytes, when asked for. */
+  size?: number;
+  /**
+   * The bytes, to read to the end: the stream fails (DigestMismatchError / SizeMismatchError)
+   * instead of ending if they are not the blob's. Destroy it to stop early.
+   */
+  stream: Readable;
+}
+
+/**
+ * The blob REPO@DIGEST as a verified stream (python-dxf's pull_blob): nothing is written
+ * anywhere; with `size`, its size too. Without a pool in the options, the one made for the
+ * call is closed when the stream closes.
+ */
+export async function openBlob(reference: string, options: OpenBlobOptions = {}): Promise<OpenedBlob> {
+  const ref = blobReference(reference);
+  const digest = ref.digest as string;
+  const { pool: given, signal, size: wantSize, ...poolOptions } = options;
+  const pool = given ?? new ClientPool(poolOptions);
+  try {
+    const client = pool.client(ref.registry);
+    const size = wantSize === true ? (await client.headBlob(ref.repository, digest, { signal })).size : undefined;
+    const stream = await client.getBlob(ref.repository, digest, { signal, ...(size !== undefined ? { expectedSize: size } : {}) });
+    if (given === undefined) stream.once("close", () => void pool.close());
+    return { digest, ...(size !== undefined ? { size } : {}), stream };
+  } catch (err) {
+    if (given === undefined) await pool.close();
+    throw err;
+  }
+}
+
+/** The sha256 digest of bytes ("sha256:<hex>"), as the registry computes it (python-dxf's hash_bytes). */
+export function hashBytes(bytes: Uint8Array | string): string {
+  return digestOf(bytes);
+}
+
+/** The sha256 digest of a file ("sha256:<hex>"), read once as a stream (python-dxf's hash_file). */
+export async function hashFile(path: string): Promise<string> {
   const hasher = new DigestHasher();
   for await (const chunk of createReadStream(path)) hasher.update(chunk as Buffer);
   return hasher.digest();
 }
+
+/** hashFile's earlier name, kept. */
+export const sha256File = hashFile;
 
 function blobReference(text: string): Reference {
   const ref = parseReference(text);
