@@ -7,9 +7,12 @@
  * Images are built in memory by the test (digests from node:crypto) and pushed with copyImage.
  */
 import * as assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import {
   check,
@@ -349,5 +352,35 @@ describe("pullImage / pushImage: an OCI layout in a directory", () => {
     const pushed = await pushImage(directory, `${fresh.host}/pushed/api:v1`, options);
     assert.equal(pushed.destination.digest, sha256(multi.root.bytes));
     assert.equal((await check(`${fresh.host}/pushed/api:v1`, options)).complete, true);
+  });
+});
+
+describe("the README's objects example", () => {
+  test("runs against a real registry and prints what the pushed image holds", async () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+    await push(fresh.host, "team/app", "1.0", multi);
+    const readme = await readFile(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n### Registry, Repository and Image objects; dockerreg's helpers\n"));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(block, "no ts block under the README's objects section");
+    const code = block.replaceAll('from "quayside"', `from ${JSON.stringify(pathToFileURL(join(root, "dist", "index.js")).href)}`).replaceAll("localhost:5000", fresh.host);
+    const dir = join(workDir, "readme");
+    await mkdir(dir);
+    await writeFile(join(dir, "example.mjs"), code);
+    const { stdout } = await promisify(execFile)(process.execPath, ["example.mjs"], {
+      cwd: dir,
+      env: { PATH: process.env["PATH"], HOME: dir, DOCKER_CONFIG: join(dir, "docker") },
+      timeout: 60_000,
+    });
+    const lines = stdout.trimEnd().split("\n");
+    assert.match(lines[0] ?? "", /^true \[ 'team' \] team\/api team\/app /);
+    assert.equal(lines[1], "linux/amd64 linux/arm64/v8");
+    assert.equal(lines[2], `${sumOf(arm)} ADD file:base in / | RUN make install | CMD ["--serve"] PATH=/usr/bin SEED=arm`);
+    assert.equal(lines[3], `${sha256(multi.root.bytes)} null`);
+    assert.equal(lines[4], `${sumOf(arm)} ${arm.newest}`);
+    assert.equal(lines[5], "arm64");
+    assert.equal(lines[6], "false true");
+    assert.equal(lines[7], "true false");
+    assert.equal(await skopeoDigest(fresh, "restored/app:1.0"), sha256(multi.root.bytes));
   });
 });
