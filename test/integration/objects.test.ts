@@ -41,7 +41,7 @@ import { content, imageManifest, index, layer, OCI_CONFIG, sha256, type BuiltIma
 import { startPagingProxy, type PagingProxy } from "../harness/pager.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 import { skopeo, skopeoDigest } from "../harness/skopeo.js";
-import { collect } from "./helpers.js";
+import { collect, runCli } from "./helpers.js";
 
 let env: TestEnvironment;
 let fresh: RunningRegistry;
@@ -382,5 +382,27 @@ describe("the README's objects example", () => {
     assert.equal(lines[6], "false true");
     assert.equal(lines[7], "true false");
     assert.equal(await skopeoDigest(fresh, "restored/app:1.0"), sha256(multi.root.bytes));
+  });
+});
+
+describe("quayside inspect shows the history", () => {
+  test("text and JSON list each step with its command cleaned", async () => {
+    const reference = `${fresh.host}/team/web:v1`;
+    const text = await runCli(["--platform", "linux/arm64", "inspect", reference]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.out, /History: +3 steps/);
+    assert.match(text.out, new RegExp(`\\n +${arm.newest.replace(/\./g, "\\.")} +RUN make install\\n`));
+    const json = await runCli(["--json", "--platform", "linux/arm64", "inspect", reference]);
+    assert.equal(json.code, 0, json.stderr);
+    const summary = JSON.parse(json.out) as { history?: { createdBy: string; rawCreatedBy: string; emptyLayer: boolean }[] };
+    assert.deepEqual(
+      summary.history?.map((h) => [h.createdBy, h.emptyLayer]),
+      [
+        ["ADD file:base in /", false],
+        ["RUN make install", false],
+        ['CMD ["--serve"]', true],
+      ],
+    );
+    assert.equal(summary.history?.[1]?.rawCreatedBy, "RUN /bin/sh -c make install # buildkit");
   });
 });
