@@ -6,10 +6,10 @@
  */
 import type { Readable } from "node:stream";
 import { isDigest } from "../digest/digest.js";
-import { InvalidDigestError, isNotFound, ManifestError, PlatformNotFoundError, UnsupportedError, UsageError } from "../errors.js";
+import { InvalidDigestError, isNotFound, ManifestError, PlatformNotFoundError, QuaysideError, UnsupportedError, UsageError } from "../errors.js";
 import { isImage, isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest, type IndexManifest, type Manifest } from "../media/manifest.js";
 import type { Descriptor, Platform } from "../media/types.js";
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches, selectPlatform } from "../ref/platform.js";
+import { formatPlatform, hostPlatform, isAttestation, parsePlatform, platformMatches, selectPlatform } from "../ref/platform.js";
 import { parseReference, type Reference } from "../ref/reference.js";
 import { RegistryClient, type ListOptions, type PingResult, type RegistryClientOptions, type RequestOptions } from "../registry/client.js";
 import { RegistryStore } from "../store/registry-store.js";
@@ -99,7 +99,7 @@ export class Registry {
       await this.client.checkAuth(options);
       return true;
     } catch (err) {
-      if (err instanceof Error && "category" in err && (err.category === "unauthorized" || err.category === "denied")) return false;
+      if (err instanceof QuaysideError && (err.category === "unauthorized" || err.category === "denied")) return false;
       throw err;
     }
   }
@@ -372,9 +372,7 @@ export class ImageIndex {
   static async of(repository: Repository, top: Manifest, reference: string, options?: RequestOptions): Promise<ImageIndex> {
     if (isIndex(top)) {
       const entries = top.manifests.flatMap((descriptor) =>
-        descriptor.platform !== undefined && descriptor.platform.os !== "unknown" && descriptor.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest"
-          ? [{ platform: descriptor.platform, descriptor }]
-          : [],
+        descriptor.platform !== undefined && !isAttestation(descriptor) ? [{ platform: descriptor.platform, descriptor }] : [],
       );
       return new ImageIndex(repository, reference, top, entries, undefined);
     }

@@ -1,5 +1,5 @@
 /** Removing things from a registry: a manifest (with every tag on it), or one tag alone. */
-import { InvalidReferenceError, isNotFound } from "../errors.js";
+import { InvalidReferenceError, isNotFound, QuaysideError, UnsupportedError } from "../errors.js";
 import { isImage, isIndex, type ImageManifest } from "../media/manifest.js";
 import type { RegistryClient, RequestOptions } from "../registry/client.js";
 import { parseExplicitReference } from "../ref/reference.js";
@@ -65,7 +65,15 @@ async function deleteWithContent(client: RegistryClient, repository: string, nam
   const manifests: string[] = [];
   for (const digest of children) if (await gone(client.deleteManifest(repository, digest, options))) manifests.push(digest);
   const deletedBlobs: string[] = [];
-  for (const digest of blobs) if (await gone(client.deleteBlob(repository, digest, options))) deletedBlobs.push(digest);
+  try {
+    for (const digest of blobs) if (await gone(client.deleteBlob(repository, digest, options))) deletedBlobs.push(digest);
+  } catch (err) {
+    // Registries that keep blobs to their garbage collector (Quay, Hub) refuse the DELETE: say what was done.
+    if (err instanceof QuaysideError && err.code === "UNSUPPORTED" && deletedBlobs.length === 0) {
+      throw new UnsupportedError(`${reference}: manifest ${root.digest} deleted, but ${client.registry} does not delete blobs; its garbage collection removes those no longer referenced`, { cause: err });
+    }
+    throw err;
+  }
   return { deleted: root.digest, reference, byTag, manifests, blobs: deletedBlobs };
 }
 

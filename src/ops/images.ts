@@ -5,16 +5,15 @@
  * pull into and push from a local directory holding an OCI image layout. Each is built on the
  * operations that already exist (copy, tag, untag, check) rather than beside them.
  */
-import { ClientPool } from "./pool.js";
-import { Repository, type Image } from "../image/image.js";
-import type { LayerInfo } from "../image/details.js";
-import { isNotFound, UsageError } from "../errors.js";
 import type { Credential } from "../auth/credentials.js";
+import { isNotFound, UsageError } from "../errors.js";
+import type { LayerInfo } from "../image/details.js";
+import { Repository, type Image } from "../image/image.js";
 import { isValidTag } from "../ref/reference.js";
 import { parseLocation } from "../store/locations.js";
 import { check, copy, tag, type CopyOperationOptions, type CopyReport, type TagResult } from "./copy.js";
 import { untag, type UntagResult } from "./delete.js";
-import { withLocation, type OperationOptions } from "./pool.js";
+import { ClientPool, withLocation, type OperationOptions } from "./pool.js";
 import { imageName, platformOf, type PlatformOption } from "./read.js";
 
 export type ImageReadOptions = OperationOptions & PlatformOption;
@@ -224,6 +223,8 @@ export async function pullImage(source: string, directory: string, options: Pull
   const location = layoutTag !== undefined ? `oci:${directory}:${layoutTag}` : `oci:${directory}@${sourceDigest as string}`;
   const { refresh, tag: _tag, ...copyOptions } = options;
   if (!refresh) {
+    // No layout yet, or one without that name or incomplete: the copy below makes or completes it
+    // (and reports whatever is really wrong with the directory).
     const held = await check(location, { ...copyOptions, platforms: copyOptions.platforms }).catch(() => undefined);
     if (held?.complete) return { source, directory, location, digest: held.root.digest, reused: true };
   }
