@@ -91,7 +91,7 @@ export {
   type ConfigResult,
 } from "./ops/read.js";
 export { copy, tag, check, type CopyOperationOptions, type CopyReport, type TagResult, type CheckReport } from "./ops/copy.js";
-export { deleteImage, untag, type DeleteResult, type UntagResult } from "./ops/delete.js";
+export { deleteImage, untag, type DeleteResult, type DeleteOptions, type UntagResult } from "./ops/delete.js";
 export {
   blobSize,
   pullBlob,
@@ -182,3 +182,26 @@ export {
   type PullBlobsOptions,
 } from "./ops/alias.js";
 export { buildAliasManifest, aliasBlobs, aliasPlatforms, platformName, ALIAS_LAYER_MEDIA_TYPE, ALIAS_CONFIG_MEDIA_TYPE, type AliasBlob } from "./media/alias.js";
+// High-level objects as dreg-client has them (Registry -> Repository -> ImageIndex -> Image /
+// PlatformImage), the pure parts they rest on, and dockerreg's registry-level helpers.
+export { ImageIndex, type RegistryAccess } from "./image/image.js";
+export { cleanCreatedBy, imageHistory, newestCreated, runtimeConfig, type HistoryEntry, type PlatformImage } from "./image/details.js";
+export { splitRepositoryName, filterCatalog, catalogNamespaces, DEFAULT_NAMESPACE, type CatalogFilter, type RepositoryName } from "./image/catalog.js";
+export {
+  getImageSize,
+  getImageCreated,
+  getImageMetadata,
+  tagImage,
+  deleteTag,
+  imageExists,
+  pullAndPushImage,
+  pullImage,
+  pushImage,
+  type ImageReadOptions,
+  type ImageMetadata,
+  type SideAccess,
+  type PullAndPushOptions,
+  type PullImageOptions,
+  type PullImageResult,
+  type PushImageOptions,
+} from "./ops/images.js";

@@ -5,6 +5,7 @@ import { verifySchema1Signatures, type VerifiedSchema1Signature } from "../media
 import type { Platform } from "../media/types.js";
 import { formatPlatform } from "../ref/platform.js";
 import type { RequestOptions } from "../registry/client.js";
+import { imageHistory, type HistoryEntry } from "./details.js";
 import type { Image, LayerInfo, Repository } from "./image.js";
 
 export interface IndexEntrySummary {
@@ -35,6 +36,8 @@ export interface ImageSummary {
   created?: string;
   config: { digest: string; size: number; mediaType: string };
   layers: LayerInfo[];
+  /** The config's history, oldest first, each command cleaned (absent when the config has none). */
+  history?: HistoryEntry[];
   /** Bytes stored: manifest + config + compressed layers. */
   totalSize: number;
 }
@@ -112,6 +115,7 @@ function summarizeIndex(index: Extract<Manifest, { kind: "oci-index" | "docker-l
 
 async function summarizeImage(image: Image, reference: string): Promise<ImageSummary> {
   const config = await image.config();
+  const history = imageHistory(config);
   const { manifest } = image;
   return {
     kind: "image",
@@ -123,6 +127,7 @@ async function summarizeImage(image: Image, reference: string): Promise<ImageSum
     ...(config.created ? { created: config.created } : {}),
     config: { digest: manifest.config.digest, size: manifest.config.size, mediaType: manifest.config.mediaType },
     layers: image.layers,
+    ...(history.length > 0 ? { history } : {}),
     totalSize: image.size,
   };
 }

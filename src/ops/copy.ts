@@ -10,7 +10,7 @@ import type { Platform } from "../media/types.js";
 import { formatPlatform, hostPlatform, parsePlatform } from "../ref/platform.js";
 import { isValidTag } from "../ref/reference.js";
 import type { OpenedLocation } from "../store/locations.js";
-import { withLocation, withPool, type OperationOptions } from "./pool.js";
+import { withLocation, withPool, type ClientPool, type OperationOptions } from "./pool.js";
 import { imageName } from "./read.js";
 
 export interface CopyOperationOptions extends OperationOptions {
@@ -29,6 +29,12 @@ export interface CopyOperationOptions extends OperationOptions {
   /** Credentials of the source / destination registry from these config files (two accounts of one registry). */
   sourceAuthFile?: string | undefined;
   destinationAuthFile?: string | undefined;
+  /**
+   * Open the source / destination with this pool instead (its own credentials: two accounts, one
+   * per side, even of one registry). The caller closes it.
+   */
+  sourcePool?: ClientPool | undefined;
+  destinationPool?: ClientPool | undefined;
   /** Progress: plan, blob start/progress/done, manifest done. */
   onEvent?: ((event: CopyEvent) => void) | undefined;
   /** Things worth telling a person (a platform chosen for them, a layout skopeo cannot read by tag). */
@@ -54,10 +60,10 @@ export function copy(source: string, destination: string, options: CopyOperation
     for (const file of [options.sourceAuthFile, options.destinationAuthFile]) {
       if (file !== undefined) await access(file, constants.R_OK).catch((err: NodeJS.ErrnoException) => Promise.reject(new UsageError(`cannot read ${file}: ${err.code ?? err.message}`)));
     }
-    const from = await pool.open(source, "source", options.sourceAuthFile);
+    const from = await (options.sourcePool ?? pool).open(source, "source", options.sourceAuthFile);
     let to: OpenedLocation;
     try {
-      to = await pool.open(destination, "destination", options.destinationAuthFile);
+      to = await (options.destinationPool ?? pool).open(destination, "destination", options.destinationAuthFile);
     } catch (err) {
       await from.store.abort();
       throw err;

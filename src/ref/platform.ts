@@ -111,8 +111,8 @@ export function platformMatches(want: Platform, have: Platform): boolean {
   return wantLevel !== undefined && haveLevel !== undefined && haveLevel <= wantLevel;
 }
 
-/** BuildKit's attestation manifests sit in the index as "unknown/unknown". */
-function isAttestation(d: Descriptor): boolean {
+/** BuildKit's attestation manifests sit in the index as "unknown/unknown": an entry that is no platform's image. */
+export function isAttestation(d: Descriptor): boolean {
   return d.platform?.os === "unknown" || d.annotations?.["vnd.docker.reference.type"] === "attestation-manifest";
 }
 

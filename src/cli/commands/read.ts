@@ -82,6 +82,7 @@ export function renderSummary(s: InspectSummary): string[] {
         `Layers:      ${s.layers.length}`,
         ...table(s.layers.map((l) => ["  " + l.digest, formatBytes(l.size), l.mediaType])),
         `Total size:  ${formatBytes(s.totalSize)} (${s.totalSize} bytes)`,
+        ...(s.history ? [`History:     ${s.history.length} steps`, ...table(s.history.map((h) => ["  " + (h.created ?? "-"), quayside.bounded(h.createdBy, 160)]))] : []),
       ];
     case "schema1":
       return [...head, `Platform:    ${s.platform}`, `Signature:   ${describeSchema1Signature(s.signature)}`, `Layers:      ${s.layers.length}`, ...s.layers.map((l) => `  ${l.digest}`)];
