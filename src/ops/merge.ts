@@ -11,7 +11,7 @@ import { isIndex, parseManifest, type IndexManifest } from "../media/manifest.js
 import { MediaType, type Descriptor } from "../media/types.js";
 import { formatPlatform } from "../ref/platform.js";
 import type { OpenedLocation } from "../store/locations.js";
-import { fetchBytes, requireCapability } from "../store/store.js";
+import { fetchBytes, requireCapability, type Store } from "../store/store.js";
 import { withPool, type OperationOptions } from "./pool.js";
 import { resolveOfType } from "./read.js";
 
@@ -78,10 +78,10 @@ export function mergeIndex(source: string, destination: string, options: MergeIn
       throw err;
     }
     try {
-      const report = await merge(from, to, source, destination, options);
+      const report = await mergeInStores(from, to, options);
       await to.store.close();
       await from.store.close();
-      return report;
+      return { ...report, source, destination };
     } catch (err) {
       await Promise.allSettled([to.store.abort(), from.store.abort()]);
       throw err;
@@ -89,7 +89,20 @@ export function mergeIndex(source: string, destination: string, options: MergeIn
   });
 }
 
-async function merge(from: OpenedLocation, to: OpenedLocation, source: string, destination: string, options: MergeIndexOptions): Promise<MergeIndexReport> {
+/** One side of a merge: a store, what names the image there, and how messages and the report name it. */
+export interface MergeSide {
+  store: Store;
+  /** The source's tag or digest; the destination's tag. */
+  name: string | undefined;
+  /** The tag to move (destination). */
+  tag?: string | undefined;
+  display: string;
+}
+
+/** mergeIndex on two stores already open (any Store: registries, OCI layouts, in-memory). */
+export async function mergeInStores(from: MergeSide, to: MergeSide, options: MergeIndexOptions = {}): Promise<MergeIndexReport> {
+  const source = from.display;
+  const destination = to.display;
   requireCapability(to.store, "indexes", "index merge");
   const tag = to.tag;
   if (tag === undefined) throw new UsageError(`index merge: ${destination} names no tag; the merged index gets a new digest, so give the tag to move (e.g. host/repo:latest)`);
@@ -137,7 +150,7 @@ async function merge(from: OpenedLocation, to: OpenedLocation, source: string, d
 }
 
 /** The index a location names, asked for as a list or index in one request; anything else is a ManifestTypeError. */
-async function readIndex(opened: OpenedLocation, options: MergeIndexOptions, nextStep: string): Promise<IndexManifest> {
+async function readIndex(opened: MergeSide, options: MergeIndexOptions, nextStep: string): Promise<IndexManifest> {
   const descriptor = await resolveOfType(opened, [INDEX_TYPES], { signal: options.signal, nextStep });
   const manifest = parseManifest(await fetchBytes(opened.store, descriptor, { signal: options.signal }), descriptor.mediaType);
   if (!isIndex(manifest)) throw new ManifestError(`${opened.display}@${descriptor.digest} is ${manifest.mediaType}, not a list or index`);

@@ -183,7 +183,7 @@ function acceptFor(mediaType: string): readonly string[] {
  * (layouts, archives) just have their type checked.
  */
 export async function resolveOfType(
-  opened: OpenedLocation,
+  opened: Pick<OpenedLocation, "store" | "name" | "display">,
   tries: readonly (readonly string[])[],
   options: StoreOptions & { descriptorOnly?: boolean | undefined; nextStep?: string | undefined } = {},
 ): Promise<Descriptor> {
@@ -211,7 +211,7 @@ export function platformOf(options: PlatformOption): Platform | undefined {
 }
 
 /** What names the image in its store; "" (nothing named) is the store's only image: an archive's, a layout's. */
-export function imageName(opened: OpenedLocation): string {
+export function imageName(opened: Pick<OpenedLocation, "name">): string {
   return opened.name ?? "";
 }
 
