@@ -222,9 +222,8 @@ export class ManifestTypeError extends QuaysideError {
     /** The next step, when the caller knows a better one than asking for another type. */
     nextStep = "ask for that type, or for none to take what is there",
   ) {
-    const asked = expected.length === 1 ? `a ${bounded(expected[0] ?? "", 100)} manifest` : `a manifest of type ${bounded(expected.join(" or "), 240)}`;
     const found = actual.length > 0 ? bounded([...new Set(actual)].join(", "), 200) : "nothing";
-    super("MANIFEST_TYPE_MISMATCH", `${bounded(image, 160)} has no ${asked} (got ${found}); ${bounded(nextStep, 160)}`, {
+    super("MANIFEST_TYPE_MISMATCH", `${bounded(image, 160)} has no manifest of type ${bounded(expected.join(" or "), 240)} (got ${found}); ${bounded(nextStep, 200)}`, {
       category: "not-found",
     });
   }

@@ -8,12 +8,13 @@ import { copyImage, type BlobOutcome, type CopyEvent } from "../copy/copy.js";
 import { isNotFound, ManifestError, ManifestTypeError, UsageError } from "../errors.js";
 import { mergeIndexes, type PlatformMatch } from "../media/index-merge.js";
 import { isIndex, parseManifest, type IndexManifest } from "../media/manifest.js";
-import { MediaType, type Descriptor } from "../media/types.js";
+import { isIndexMediaType, MediaType, type Descriptor } from "../media/types.js";
 import { formatPlatform } from "../ref/platform.js";
 import type { OpenedLocation } from "../store/locations.js";
 import { fetchBytes, requireCapability, type Store } from "../store/store.js";
 import { withPool, type OperationOptions } from "./pool.js";
-import { resolveOfType } from "./read.js";
+import { requireWrittenTarget } from "./put-manifest.js";
+import { imageName } from "./read.js";
 
 export interface MergeIndexOptions extends OperationOptions {
   /** "platform" (default: os/architecture/variant, normalized) or "architecture" (pubtools' rule). */
@@ -64,7 +65,9 @@ export interface MergeIndexReport {
 const INDEX_TYPES = [MediaType.DockerManifestList, MediaType.OciIndex] as const;
 
 /** Merge the index SRC names into the one DST names, and tag the result at DST. */
-export function mergeIndex(source: string, destination: string, options: MergeIndexOptions = {}): Promise<MergeIndexReport> {
+export async function mergeIndex(source: string, destination: string, options: MergeIndexOptions = {}): Promise<MergeIndexReport> {
+  // The tag to move is written out, as pubtools' image URLs are.
+  requireWrittenTarget(destination);
   if (options.match !== undefined && options.match !== "platform" && options.match !== "architecture") {
     throw new UsageError(`match must be "platform" or "architecture", not ${JSON.stringify(options.match)}`);
   }
@@ -149,11 +152,17 @@ export async function mergeInStores(from: MergeSide, to: MergeSide, options: Mer
   return report;
 }
 
-/** The index a location names, asked for as a list or index in one request; anything else is a ManifestTypeError. */
-async function readIndex(opened: MergeSide, options: MergeIndexOptions, nextStep: string): Promise<IndexManifest> {
-  const descriptor = await resolveOfType(opened, [INDEX_TYPES], { signal: options.signal, nextStep });
-  const manifest = parseManifest(await fetchBytes(opened.store, descriptor, { signal: options.signal }), descriptor.mediaType);
-  if (!isIndex(manifest)) throw new ManifestError(`${opened.display}@${descriptor.digest} is ${manifest.mediaType}, not a list or index`);
+/**
+ * The index a location names; anything else is a ManifestTypeError (pubtools asks for a list
+ * alone). Every type is accepted in the one request, so that a registry answers with what it
+ * holds rather than a rewrite (distribution turns schema 2 into schema 1 for a client that does
+ * not take schema 2), and the error names the real type.
+ */
+async function readIndex(side: MergeSide, options: MergeIndexOptions, nextStep: string): Promise<IndexManifest> {
+  const descriptor = await side.store.resolve(imageName(side), { signal: options.signal });
+  if (!isIndexMediaType(descriptor.mediaType)) throw new ManifestTypeError(side.display, INDEX_TYPES, [descriptor.mediaType], nextStep);
+  const manifest = parseManifest(await fetchBytes(side.store, descriptor, { signal: options.signal }), descriptor.mediaType);
+  if (!isIndex(manifest)) throw new ManifestError(`${side.display}@${descriptor.digest} is ${manifest.mediaType}, not a list or index`);
   return manifest;
 }
 

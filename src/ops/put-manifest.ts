@@ -35,12 +35,9 @@ export interface PutManifestResult {
  * `oci:DIR:TAG`): by digest, then tagged. Everything it references must be there already (a
  * registry refuses it otherwise: MANIFEST_BLOB_UNKNOWN). The tag or digest must be written out.
  */
-export function putManifest(location: string, manifestBytes: Uint8Array | string, options: PutManifestOptions = {}): Promise<PutManifestResult> {
+export async function putManifest(location: string, manifestBytes: Uint8Array | string, options: PutManifestOptions = {}): Promise<PutManifestResult> {
   const bytes = typeof manifestBytes === "string" ? new TextEncoder().encode(manifestBytes) : manifestBytes;
-  const parsed = parseLocation(location);
-  // A write names its target: "latest" is never assumed.
-  if (parsed.scheme === "docker") parseExplicitReference(parsed.text.replace(/^docker:\/\//, ""));
-  else if (parsed.reference === undefined) throw new InvalidReferenceError(location, "tag", "is missing: name the tag or digest to put the manifest at");
+  requireWrittenTarget(location);
   const manifest = parseManifest(bytes, options.mediaType);
   return withPool(options, async (pool) => {
     const opened = await pool.open(location, "destination");
@@ -59,4 +56,21 @@ export function putManifest(location: string, manifestBytes: Uint8Array | string
       throw err;
     }
   });
+}
+
+/** A location written to names its tag or digest (as pubtools' image URLs must): "latest" is never assumed for a write. */
+export function requireWrittenTarget(location: string): void {
+  const parsed = parseLocation(location);
+  const explicit = parsed.scheme === "docker" ? hasTagOrDigest(parsed.text.replace(/^docker:\/\//, "")) : parsed.reference !== undefined;
+  if (!explicit) throw new InvalidReferenceError(location, "tag", 'is missing: name the tag (or digest) to write; "latest" is not assumed');
+}
+
+/** After parseLocation accepted the text, parseExplicitReference can only fail for want of a tag or digest. */
+function hasTagOrDigest(reference: string): boolean {
+  try {
+    parseExplicitReference(reference);
+    return true;
+  } catch {
+    return false;
+  }
 }

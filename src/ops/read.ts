@@ -178,8 +178,9 @@ function acceptFor(mediaType: string): readonly string[] {
  * The descriptor of the root manifest in the first of `tries` the store has: each try is one
  * request whose Accept is that list, and counts when the type answered is one of them. A
  * registry may answer a type it cannot serve with 404 (distribution does for an OCI index asked
- * as a Docker list), so a not-found only counts once every try has been made; any other answer
- * is a ManifestTypeError naming what came instead. Stores holding one form of each manifest
+ * as a Docker list), so a not-found only counts once every try has been made (and is a
+ * ManifestTypeError if the image is there in another type); any other answer is a
+ * ManifestTypeError naming what came instead. Stores holding one form of each manifest
  * (layouts, archives) just have their type checked.
  */
 export async function resolveOfType(
@@ -200,7 +201,15 @@ export async function resolveOfType(
       else throw err;
     }
   }
-  if (served.length === 0 && notFound !== undefined) throw notFound;
+  if (served.length === 0 && notFound !== undefined) {
+    // Not found in any of those types: one more request, for any type, tells "not there at all"
+    // from "there, in another type" (which is the ManifestTypeError).
+    const other = await opened.store.resolve(imageName(opened), { signal: options.signal, descriptorOnly: true }).catch((err: unknown) => {
+      if (isNotFound(err)) throw notFound;
+      throw err;
+    });
+    served.push(other.mediaType);
+  }
   const expected = [...new Set(tries.map((accept) => accept[0] ?? ""))];
   throw new ManifestTypeError(opened.display, expected, served, options.nextStep);
 }
