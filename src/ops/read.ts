@@ -186,7 +186,7 @@ function acceptFor(mediaType: string): readonly string[] {
 export async function resolveOfType(
   opened: Pick<OpenedLocation, "store" | "name" | "display">,
   tries: readonly (readonly string[])[],
-  options: StoreOptions & { descriptorOnly?: boolean | undefined; nextStep?: string | undefined } = {},
+  options: StoreOptions & { descriptorOnly?: boolean | undefined } = {},
 ): Promise<Descriptor> {
   const served: string[] = [];
   let notFound: unknown;
@@ -211,7 +211,7 @@ export async function resolveOfType(
     served.push(other.mediaType);
   }
   const expected = [...new Set(tries.map((accept) => accept[0] ?? ""))];
-  throw new ManifestTypeError(opened.display, expected, served, options.nextStep);
+  throw new ManifestTypeError(opened.display, expected, served);
 }
 
 export function platformOf(options: PlatformOption): Platform | undefined {
