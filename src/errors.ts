@@ -43,6 +43,8 @@ export type ErrorCode =
   | "INVALID_DOCKER_CONFIG"
   | "PLATFORM_NOT_FOUND"
   | "UNEXPECTED_MEDIA_TYPE"
+  /** A manifest asked for in one media type (or a list of them) is stored, or served, in another. */
+  | "MANIFEST_TYPE_MISMATCH"
   | "UNSUPPORTED_MANIFEST"
   | "UNSUPPORTED_IN_ARCHIVE"
   | "DIGEST_MISMATCH"
@@ -206,6 +208,29 @@ export class UnexpectedMediaTypeError extends QuaysideError {
   constructor(readonly expected: readonly string[], readonly actual: string) {
     super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual ? quoted(actual) : "(none)"}`, {
       category: "protocol",
+    });
+  }
+}
+
+/**
+ * The image has no manifest of the media type asked for: the registry (or store) holds, or served,
+ * another (pubtools-quay's ManifestTypeError). A not-found, like a platform an index lacks:
+ * the manifest of that type is not there, whatever else is.
+ */
+export class ManifestTypeError extends QuaysideError {
+  constructor(
+    /** The image, as named: "host/ns/repo:tag". */
+    readonly image: string,
+    /** The types asked for, in order. */
+    readonly expected: readonly string[],
+    /** What was there instead (several when each request of a preference got another). */
+    readonly actual: readonly string[],
+    /** The next step, when the caller knows a better one than asking for another type. */
+    nextStep = "ask for that type, or for none to take what is there",
+  ) {
+    const found = actual.length > 0 ? bounded([...new Set(actual)].join(", "), 200) : "nothing";
+    super("MANIFEST_TYPE_MISMATCH", `${bounded(image, 160)} has no manifest of type ${bounded(expected.join(" or "), 240)} (got ${found}); ${bounded(nextStep, 200)}`, {
+      category: "not-found",
     });
   }
 }

@@ -205,3 +205,12 @@ export {
   type PullImageResult,
   type PushImageOptions,
 } from "./ops/images.js";
+// pubtools-quay parity (issue 10): strict-type and preference-order manifest reads (getManifest /
+// getDigest take `mediaType` or `preference`), raw manifest upload keeping the bytes, and
+// ManifestListMerger's merge of two lists / indexes (`quayside index merge SRC DST`).
+// (ManifestTypeError, code MANIFEST_TYPE_MISMATCH, comes with errors.js above.)
+export { MANIFEST_PREFERENCE_ORDER, sameManifestType } from "./media/types.js";
+export { type MediaTypeOption } from "./ops/read.js";
+export { putManifest, type PutManifestOptions, type PutManifestResult } from "./ops/put-manifest.js";
+export { mergeIndexes, platformKey, type MergedIndex, type PlatformMatch } from "./media/index-merge.js";
+export { mergeIndex, type MergeIndexOptions, type MergeIndexReport, type MergeEntry } from "./ops/merge.js";

@@ -7,6 +7,7 @@ import type * as AliasCommands from "./commands/alias.js";
 import type * as QuayCommands from "./commands/quay.js";
 import type * as ReadCommands from "./commands/read.js";
 import type * as WriteCommands from "./commands/write.js";
+import type * as IndexMergeCommands from "./commands/index-merge.js";
 import { CliContext, type CliIo, type GlobalOptions } from "./context.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import { Interrupted, interruptedMessage } from "./interrupt.js";
@@ -18,6 +19,7 @@ const read = onDemand<typeof ReadCommands>(() => import("./commands/read.js"));
 const write = onDemand<typeof WriteCommands>(() => import("./commands/write.js"));
 const quay = onDemand<typeof QuayCommands>(() => import("./commands/quay.js"));
 const aliases = onDemand<typeof AliasCommands>(() => import("./commands/alias.js"));
+const indexMerge = onDemand<typeof IndexMergeCommands>(() => import("./commands/index-merge.js"));
 
 /** A quay:// URI (discovery) rather than one image: the library decides. */
 async function isQuayUri(text: string): Promise<boolean> {
@@ -314,6 +316,22 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .description("delete the repository ORG/REPO and everything in it")
     .argument("<org/repo>")
     .action(action((ctx, repo) => quay.deleteRepo(ctx, repo as string)));
+
+  // pubtools-quay's ManifestListMerger (issue 10).
+  const indexCommand = program.command("index").description("manifest lists and OCI indexes");
+  indexCommand
+    .command("merge")
+    .description("make DST's list SRC's entries plus DST's entries for platforms SRC lacks; SRC's children copied to DST first")
+    .argument("<src>", "a manifest list or OCI index")
+    .argument("<dst>", "a tag (nothing there: it gets SRC's list; a single image there is an error)")
+    .addOption(new Option("--match <rule>", "what makes two entries the same platform: platform (os/arch/variant) or architecture (pubtools' rule)").choices(["platform", "architecture"]))
+    .option("-j, --jobs <n>", "blobs copied at once", positiveInt)
+    .action(
+      action((ctx, src, dst) => {
+        const o = ctx.options as { match?: "platform" | "architecture"; jobs?: number };
+        return indexMerge.merge(ctx, src as string, dst as string, { ...(o.match !== undefined ? { match: o.match } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}) });
+      }),
+    );
 
   return program;
 }

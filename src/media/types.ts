@@ -29,6 +29,25 @@ export const MANIFEST_MEDIA_TYPES: readonly string[] = Object.freeze([
   MediaType.DockerManifestV1,
 ]);
 
+/**
+ * pubtools-quay's preference when no type is named: a Docker manifest list, then Docker schema 2,
+ * then an OCI index, an OCI manifest, and Docker schema 1 last (one request per type tried).
+ */
+export const MANIFEST_PREFERENCE_ORDER: readonly string[] = Object.freeze([
+  MediaType.DockerManifestList,
+  MediaType.DockerManifestV2,
+  MediaType.OciIndex,
+  MediaType.OciManifest,
+  MediaType.DockerManifestV1,
+]);
+
+/** The same manifest type, parameters and case aside; the signed and unsigned schema 1 types count as one. */
+export function sameManifestType(a: string, b: string): boolean {
+  const x = normalizeMediaType(a);
+  const y = normalizeMediaType(b);
+  return x === y || (isSchema1MediaType(x) && isSchema1MediaType(y));
+}
+
 export function isManifestMediaType(mt: string): boolean {
   return MANIFEST_MEDIA_TYPES.includes(normalizeMediaType(mt));
 }

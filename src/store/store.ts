@@ -41,6 +41,12 @@ export interface StoreOptions {
 export interface ResolveOptions extends StoreOptions {
   /** Only the descriptor is wanted, not the manifest next: a registry asks with HEAD instead of GET. */
   descriptorOnly?: boolean | undefined;
+  /**
+   * Ask a registry for these manifest media types only (its Accept header), for a strict or
+   * preference fetch; a registry that answers with another type is an UnexpectedMediaTypeError.
+   * Stores holding one form of each manifest ignore it: the caller checks the type they give.
+   */
+  accept?: readonly string[] | undefined;
 }
 
 export interface TagListOptions extends StoreOptions {
