@@ -7,7 +7,10 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   require("node:fs").writeSync(1, `${require("../package.json").version}\n`);
 } else {
   const { main } = require("./load-cli.js").loadCli(args);
-  main(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+  // stdin only when read (--password-stdin): opening it costs a stream, for a file or /dev/null
+  // Node's file streams and fs/promises.
+  const io = { get stdin() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  main(args, io).then((code) => {
     process.exitCode = code;
   });
 }

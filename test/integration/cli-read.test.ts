@@ -312,8 +312,9 @@ describe("the installed binary", () => {
     const builtins = JSON.parse(stderr.split("\n").pop() ?? "[]") as string[];
     assert.ok(builtins.includes("net"), "the probe saw no module loads at all");
     // A plain-HTTP registry: TLS only for the probe, which needs none, and a HEAD, nothing to hash.
-    // Then undici's node:http and node:assert, HTTP/2, progress bars (readline), tar, credential helpers.
-    for (const unneeded of ["tls", "crypto", "http", "http2", "assert", "readline", "child_process", "zlib"]) {
+    // Then undici's node:http and node:assert, HTTP/2, progress bars (readline), tar, credential
+    // helpers, fs/promises (config files are read with fs.readFile, stdin is not opened).
+    for (const unneeded of ["tls", "crypto", "http", "http2", "assert", "readline", "child_process", "zlib", "fs/promises"]) {
       assert.ok(!builtins.includes(unneeded), `digest loaded node:${unneeded}`);
     }
   });
