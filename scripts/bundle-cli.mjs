@@ -62,8 +62,10 @@ function lazyModule(specifier, names) {
 }
 
 const imported = importedNames();
-// The code cache of the bundle this build replaces must not outlive it (scripts/write-code-cache.mjs).
+// The code cache of the bundle this build replaces must not outlive it (scripts/write-code-cache.mjs),
+// nor its licence file (esbuild writes one only when there are licence comments).
 rmSync(join(root, "dist", "cli.cjs.cache"), { force: true });
+rmSync(join(root, "dist", "cli.cjs.LEGAL.txt"), { force: true });
 await build({
   entryPoints: [join(root, "dist", "cli", "main.js")],
   outfile: join(root, "dist", "cli.cjs"),
@@ -76,8 +78,8 @@ await build({
   sourcemap: true,
   minifyWhitespace: true,
   minifySyntax: true,
-  // Licence comments go to dist/cli.cjs.LEGAL.txt: one of them is not ASCII, and bin/load-cli.js
-  // reads the bundle as latin1 (one byte a character, as V8 keeps it), which needs ASCII.
+  // Licence comments, if any, go to dist/cli.cjs.LEGAL.txt: bin/load-cli.js reads the bundle as
+  // latin1 (one byte a character, as V8 keeps it), which needs ASCII, and they need not be.
   legalComments: "linked",
   charset: "ascii",
   // The CommonJS wrapper, as Node's own loader puts around a module (bin/load-cli.js calls it).
@@ -107,6 +109,12 @@ await build({
         esbuild.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
           args.importer.endsWith(join("node_modules", "undici", "lib", "dispatcher", "client.js")) ? { path: shim("client-h2-absent.cjs") } : undefined,
         );
+        // undici's FormData bodies (fetch's body code), and its parser for a WebAssembly without SIMD,
+        // which is loaded from the installed undici when needed (see the shims).
+        const clientH1 = join("node_modules", "undici", "lib", "dispatcher", "client-h1.js");
+        esbuild.onResolve({ filter: /^\.\.\/web\/fetch\/body\.js$/ }, (args) => (args.importer.endsWith(clientH1) ? { path: shim("fetch-body-absent.cjs") } : undefined));
+        esbuild.onResolve({ filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/ }, (args) => (args.importer.endsWith(clientH1) ? { path: shim("llhttp-wasm-package.cjs") } : undefined));
+        esbuild.onResolve({ filter: /^undici\/lib\/llhttp\/llhttp-wasm\.js$/ }, (args) => (args.importer === shim("llhttp-wasm-package.cjs") ? { path: args.path, external: true } : undefined));
         // undici calls node:assert as a function only, and loads node:http for two values (see the shims).
         esbuild.onResolve({ filter: /^node:(assert|http)$/ }, (args) =>
           args.importer.includes(`${join("node_modules", "undici")}`) ? { path: shim(args.path === "node:assert" ? "assert-lazy.cjs" : "http-lazy.cjs") } : undefined,

@@ -301,6 +301,23 @@ describe("the installed binary", () => {
     }
   });
 
+  test("without WebAssembly SIMD, the bundle reads undici's other HTTP parser from the installed package", async () => {
+    const preload = join(workDir, "no-wasm-simd.cjs");
+    // The first WebAssembly module compiled is undici's SIMD parser: fail it, as a CPU without SIMD would.
+    await writeFile(
+      preload,
+      `const Module = WebAssembly.Module; let first = true;\n` +
+        `WebAssembly.Module = function (bytes) { if (first) { first = false; throw new WebAssembly.CompileError("no SIMD (test)"); } process.env.FALLBACK_PARSER = "1"; return new Module(bytes); };\n` +
+        `process.on("exit", () => require("fs").writeSync(2, process.env.FALLBACK_PARSER === "1" ? "fallback" : "simd"));\n`,
+    );
+    const { stdout, stderr } = await execFileAsync(process.execPath, ["--require", preload, join(repoRoot, "bin", "quayside.js"), "digest", env.anonymous.seeded.single.reference], {
+      timeout: 30_000,
+      env: { ...process.env, DOCKER_CONFIG: workDir },
+    });
+    assert.equal(stdout.trim(), env.anonymous.seeded.single.digest);
+    assert.equal(stderr, "fallback");
+  });
+
   test("digest loads only the built-ins it uses", async () => {
     const preload = join(workDir, "report-builtins.cjs");
     await writeFile(preload, `process.on("exit", () => process.stderr.write("\\n" + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)))));\n`);
