@@ -61,7 +61,7 @@ export function ensureBuilt() {
   if (!existsSync(join(ROOT, "node_modules", "typescript"))) runOrExit(npm, ["ci", "--no-audit", "--no-fund"]);
   const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
   runOrExit(process.execPath, [tsc, "-p", "tsconfig.build.json"]);
-  // The CLI bundle and its code cache, which bin/quayside.js loads.
+  // The CLI bundles and their code caches, which bin/quayside.js loads.
   runOrExit(process.execPath, [join(ROOT, "scripts", "bundle-cli.mjs")]);
   runOrExit(process.execPath, [tsc, "-p", "tsconfig.json"]);
 }

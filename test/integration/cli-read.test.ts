@@ -256,27 +256,43 @@ describe("the installed binary", () => {
     assert.equal(stdout.trim(), env.token.seeded.multi.digest);
   });
 
-  test("the bundle loads with its code cache accepted, and loads no built-in until a command needs it", async () => {
-    // Loads the CLI as bin/quayside.js does, in a fresh Node, runs --help, and reports what V8 and Node did.
+  test("both bundles load with their code caches accepted; --help loads neither the library's bundle nor a built-in it needs", async () => {
+    // Loads the CLI as bin/quayside.js does, in a fresh Node, runs --help, then a digest, and reports what V8 and Node did.
     const probe = [
       `const { Readable, Writable } = require("node:stream");`,
       `const before = new Set(process.moduleLoadList);`,
       `const { loadCli } = require(${JSON.stringify(join(repoRoot, "bin", "load-cli.js"))});`,
-      `const { main, script } = loadCli();`,
+      `const { main, script, libraryScript } = loadCli();`,
       `const builtins = () => process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice("NativeModule ".length));`,
       `const atLoad = builtins();`,
       `const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });`,
       // Not process.stdin: reading that getter opens the pipe, which loads node:net.
-      `main(["--help"], { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} }).then((code) =>`,
-      `  console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, atLoad, afterHelp: builtins(), code })));`,
+      `const io = { stdin: Readable.from([]), stdout: sink, stderr: sink, env: { DOCKER_CONFIG: ${JSON.stringify(workDir)} } };`,
+      `(async () => {`,
+      `  const help = await main(["--help"], io);`,
+      `  const afterHelp = builtins(), libraryAfterHelp = libraryScript() !== undefined;`,
+      `  const digest = await main(["digest", ${JSON.stringify(env.anonymous.seeded.single.reference)}], io);`,
+      `  console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, libraryRejected: libraryScript()?.cachedDataRejected, atLoad, afterHelp, libraryAfterHelp, help, digest }));`,
+      `})();`,
     ].join("\n");
     const { stdout } = await execFileAsync(process.execPath, ["-e", probe], { timeout: 30_000 });
-    const report = JSON.parse(stdout) as { main: string; rejected: boolean | undefined; atLoad: string[]; afterHelp: string[]; code: number };
+    const report = JSON.parse(stdout) as {
+      main: string;
+      rejected: boolean | undefined;
+      libraryRejected: boolean | undefined;
+      atLoad: string[];
+      afterHelp: string[];
+      libraryAfterHelp: boolean;
+      help: number;
+      digest: number;
+    };
     assert.equal(report.main, "function");
-    assert.equal(report.code, 0);
+    assert.deepEqual([report.help, report.digest], [0, 0]);
     assert.equal(report.rejected, false, "V8 rejected dist/cli.cjs.cache (built by another Node, or under other flags than bin/load-cli.js sets)");
+    assert.equal(report.libraryRejected, false, "V8 rejected dist/cli-lib.cjs.cache (built by another Node, or under other flags than bin/load-cli.js sets)");
     assert.ok(report.atLoad.includes("vm"), "the probe saw no module loads at all");
     // --help builds the whole command table; the library (HTTP stack, TLS, stores) stays unloaded.
+    assert.equal(report.libraryAfterHelp, false, "--help loaded dist/cli-lib.cjs");
     // (node:net may load: commander asks whether process.stdout is a terminal, which opens a piped stdout.)
     for (const unneeded of ["http2", "child_process", "http", "tls", "crypto", "assert", "readline", "fs/promises", "zlib"]) {
       assert.ok(!report.afterHelp.includes(unneeded), `node:${unneeded} is loaded by --help`);
