@@ -27,7 +27,7 @@ import { quaysideVersion, toolVersion } from "./lib/versions.js";
 const NAME = "startup";
 const REPOSITORY = "test/single";
 const TAG = "v1";
-const DEFAULT_RUNS = 21;
+const DEFAULT_RUNS = 31;
 const WARMUP = 1;
 const RUN_TIMEOUT_MS = 30_000;
 const BUDGET_MS = 5 * 60_000;
@@ -332,13 +332,18 @@ function checkGoals(results: readonly ToolResult[]): Goal[] {
     [Q_VERSION, GOAL_VERSION_MS],
     [Q_DIGEST, GOAL_DIGEST_MS],
   ] as const) {
+    // Judged on the paired differences (each run against bare Node's run of the same round): on a
+    // shared machine a burst of load moves both, and a difference of medians moves with it.
     const r = find(id);
-    const over = r?.overNodeMs ?? null;
+    const over = r?.overNodeRoundMs ?? null;
     goals.push({
-      goal: `${id} within ${limit} ms of bare Node`,
+      goal: `${id} within ${limit} ms of bare Node (median of the per-round differences)`,
       enforced: false,
       met: over !== null && over <= limit,
-      detail: r === undefined || over === null ? "no run" : `${r.medianMs.toFixed(1)} ms, ${over >= 0 ? "+" : ""}${over.toFixed(1)} ms over node -e 0 (per round: ${r.overNodeRoundMs?.toFixed(1) ?? "-"} ms)`,
+      detail:
+        r === undefined || over === null
+          ? "no run"
+          : `${over >= 0 ? "+" : ""}${over.toFixed(1)} ms (median ${r.medianMs.toFixed(1)} ms, ${r.overNodeMs !== null && r.overNodeMs >= 0 ? "+" : ""}${r.overNodeMs?.toFixed(1) ?? "-"} ms over bare Node's median)`,
     });
   }
   return goals;

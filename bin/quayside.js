@@ -10,7 +10,15 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   // Ctrl-C / SIGTERM abort the running command, which cleans up and says what was interrupted.
   const controller = new AbortController();
   const removeHandlers = abortOnSignals(controller);
-  main(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then((code) => {
+  // stdin only when read (--password-stdin): opening it costs a stream, for a file or /dev/null
+  // Node's file streams and fs/promises.
+  const io = { get stdin() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal };
+  // A reader that went away (`quayside tags REPO | head -1`) is the end of the output, not an error.
+  process.stdout.on("error", (err) => {
+    if (err.code !== "EPIPE") throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+  main(args, io).then((code) => {
     process.exitCode = code;
     removeHandlers();
   });

@@ -66,11 +66,9 @@ function lazyModule(specifier, names) {
 }
 
 const imported = importedNames();
-// The code cache of the bundle this build replaces must not outlive it (scripts/write-code-cache.mjs).
-rmSync(join(root, "dist", "cli.cjs.cache"), { force: true });
-await build({
-  entryPoints: [join(root, "dist", "cli", "main.js")],
-  outfile: join(root, "dist", "cli.cjs"),
+
+/** What both bundles share: CommonJS for a vm.Script, minified, ASCII, wrapped, the shims. */
+const common = {
   bundle: true,
   platform: "node",
   format: "cjs",
@@ -81,52 +79,112 @@ await build({
   sourcemap: false,
   minifyWhitespace: true,
   minifySyntax: true,
-  // Licence comments go to dist/cli.cjs.LEGAL.txt: one of them is not ASCII, and bin/load-cli.js
-  // reads the bundle as latin1 (one byte a character, as V8 keeps it), which needs ASCII.
+  // Licence comments, if any, go to a .LEGAL.txt beside the bundle: bin/load-cli.js reads a bundle
+  // as latin1 (one byte a character, as V8 keeps it), which needs ASCII, and they need not be.
   legalComments: "linked",
   charset: "ascii",
   // The CommonJS wrapper, as Node's own loader puts around a module (bin/load-cli.js calls it).
   banner: { js: WRAPPER_START },
   footer: { js: WRAPPER_END },
   logLevel: "warning",
+  metafile: true,
+};
+
+const plugins = [
+  {
+    name: "lazy-imports",
+    setup(esbuild) {
+      esbuild.onResolve({ filter: /^(node:.*|undici|cli-progress|tar-stream)$/ }, (args) =>
+        args.kind === "import-statement" && args.importer.startsWith(ownCode) && LAZY.has(args.path) ? { path: args.path, namespace: "lazy" } : undefined,
+      );
+      esbuild.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
+        const names = imported.get(args.path);
+        if (!names) throw new Error(`no import of ${args.path} found in dist/`);
+        return { contents: lazyModule(args.path, names), loader: "js", resolveDir: root };
+      });
+    },
+  },
+  {
+    name: "cli-shims",
+    setup(esbuild) {
+      // Only Agent and the request API of undici (see the shim).
+      esbuild.onResolve({ filter: /^undici$/ }, () => ({ path: shim("undici-slim.cjs") }));
+      // undici's HTTP/2 client (and node:http2, which it loads up front): the CLI never enables HTTP/2.
+      esbuild.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+        args.importer.endsWith(join("node_modules", "undici", "lib", "dispatcher", "client.js")) ? { path: shim("client-h2-absent.cjs") } : undefined,
+      );
+      // undici's FormData bodies (fetch's body code), and its parser for a WebAssembly without SIMD,
+      // which is loaded from the installed undici when needed (see the shims).
+      const clientH1 = join("node_modules", "undici", "lib", "dispatcher", "client-h1.js");
+      esbuild.onResolve({ filter: /^\.\.\/web\/fetch\/body\.js$/ }, (args) => (args.importer.endsWith(clientH1) ? { path: shim("fetch-body-absent.cjs") } : undefined));
+      esbuild.onResolve({ filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/ }, (args) => (args.importer.endsWith(clientH1) ? { path: shim("llhttp-wasm-package.cjs") } : undefined));
+      esbuild.onResolve({ filter: /^undici\/lib\/llhttp\/llhttp-wasm\.js$/ }, (args) => (args.importer === shim("llhttp-wasm-package.cjs") ? { path: args.path, external: true } : undefined));
+      // undici calls node:assert as a function only, and loads node:http for two values (see the shims).
+      esbuild.onResolve({ filter: /^node:(assert|http)$/ }, (args) =>
+        args.importer.includes(`${join("node_modules", "undici")}`) ? { path: shim(args.path === "node:assert" ? "assert-lazy.cjs" : "http-lazy.cjs") } : undefined,
+      );
+      // commander loads node:child_process up front for executable subcommands; quayside has none.
+      esbuild.onResolve({ filter: /^node:child_process$/ }, (args) => (args.importer.includes(`${join("node_modules", "commander")}`) ? { path: shim("child-process-lazy.cjs") } : undefined));
+    },
+  },
+];
+
+// Two bundles, each with its own code cache. dist/cli.cjs: the command line itself (commander,
+// the command table, the output, what loads the rest), all --help and a usage error need.
+// dist/cli-lib.cjs: the library and the command modules, which the first one's `import()`s of
+// them load (bin/load-cli.js hands it to the first one as `require("quayside-cli-lib:NAME")`).
+// Every command module goes there: a new one needs no entry here (its name, made an identifier, is its key).
+const COMMANDS = join(root, "dist", "cli", "commands");
+const LIB_MODULES = Object.fromEntries([
+  ["index", join(root, "dist", "index.js")],
+  ...readdirSync(COMMANDS)
+    .filter((name) => name.endsWith(".js"))
+    .map((name) => [`command_${name.slice(0, -3).replace(/[^A-Za-z0-9]/g, "_")}`, join(COMMANDS, name)]),
+]);
+const libPath = (importer, path) => Object.entries(LIB_MODULES).find(([, file]) => file === resolve(dirname(importer), path))?.[0];
+const outputs = ["cli.cjs", "cli-lib.cjs"].map((name) => join(root, "dist", name));
+for (const file of outputs) {
+  // The code cache of the bundle this build replaces must not outlive it (scripts/write-code-cache.mjs),
+  // nor its licence file (esbuild writes one only when there are licence comments).
+  rmSync(`${file}.cache`, { force: true });
+  rmSync(`${file}.LEGAL.txt`, { force: true });
+}
+const entry = await build({
+  ...common,
+  entryPoints: [join(root, "dist", "cli", "main.js")],
+  outfile: outputs[0],
   plugins: [
     {
-      name: "lazy-imports",
+      name: "library-in-its-own-bundle",
       setup(esbuild) {
-        esbuild.onResolve({ filter: /^(node:.*|undici|cli-progress|tar-stream)$/ }, (args) =>
-          args.kind === "import-statement" && args.importer.startsWith(ownCode) && LAZY.has(args.path) ? { path: args.path, namespace: "lazy" } : undefined,
-        );
-        esbuild.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
-          const names = imported.get(args.path);
-          if (!names) throw new Error(`no import of ${args.path} found in dist/`);
-          return { contents: lazyModule(args.path, names), loader: "js", resolveDir: root };
+        esbuild.onResolve({ filter: /\.js$/ }, (args) => {
+          const name = args.importer.startsWith(ownCode) ? libPath(args.importer, args.path) : undefined;
+          if (name === undefined) return undefined;
+          if (args.kind !== "dynamic-import") throw new Error(`${args.importer} imports ${args.path} statically: the library would load with the command line`);
+          return { path: `quayside-cli-lib:${name}`, external: true };
         });
       },
     },
-    {
-      name: "cli-shims",
-      setup(esbuild) {
-        // Only Agent and the request API of undici (see the shim).
-        esbuild.onResolve({ filter: /^undici$/ }, () => ({ path: shim("undici-slim.cjs") }));
-        // undici's HTTP/2 client (and node:http2, which it loads up front): the CLI never enables HTTP/2.
-        esbuild.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
-          args.importer.endsWith(join("node_modules", "undici", "lib", "dispatcher", "client.js")) ? { path: shim("client-h2-absent.cjs") } : undefined,
-        );
-        // undici calls node:assert as a function only, and loads node:http for two values (see the shims).
-        esbuild.onResolve({ filter: /^node:(assert|http)$/ }, (args) =>
-          args.importer.includes(`${join("node_modules", "undici")}`) ? { path: shim(args.path === "node:assert" ? "assert-lazy.cjs" : "http-lazy.cjs") } : undefined,
-        );
-        // commander loads node:child_process up front for executable subcommands; quayside has none.
-        esbuild.onResolve({ filter: /^node:child_process$/ }, (args) => (args.importer.includes(`${join("node_modules", "commander")}`) ? { path: shim("child-process-lazy.cjs") } : undefined));
-      },
-    },
+    ...plugins,
   ],
 });
+const library = await build({
+  ...common,
+  stdin: { contents: Object.entries(LIB_MODULES).map(([name, file]) => `export * as ${name} from ${JSON.stringify(file)};`).join("\n"), resolveDir: root, sourcefile: "cli-lib.js" },
+  outfile: outputs[1],
+  plugins,
+});
 
-const bundle = readFileSync(join(root, "dist", "cli.cjs"));
-const nonAscii = bundle.findIndex((byte) => byte > 0x7f);
-if (nonAscii >= 0) throw new Error(`dist/cli.cjs is not ASCII at byte ${nonAscii}: ${JSON.stringify(bundle.subarray(Math.max(0, nonAscii - 40), nonAscii + 10).toString("utf8"))}`);
-if (!bundle.toString("latin1").startsWith(WRAPPER_START)) throw new Error("dist/cli.cjs does not start with the CommonJS wrapper");
+// The command line's bundle must hold nothing of the library.
+const leaked = Object.keys(entry.metafile.inputs).filter((input) => /^(dist\/(index|registry|http|store|ops)|.*node_modules\/undici)/.test(input));
+if (leaked.length > 0) throw new Error(`dist/cli.cjs holds library code: ${leaked.join(", ")}`);
+void library;
+for (const file of outputs) {
+  const bundle = readFileSync(file);
+  const nonAscii = bundle.findIndex((byte) => byte > 0x7f);
+  if (nonAscii >= 0) throw new Error(`${file} is not ASCII at byte ${nonAscii}: ${JSON.stringify(bundle.subarray(Math.max(0, nonAscii - 40), nonAscii + 10).toString("utf8"))}`);
+  if (!bundle.toString("latin1").startsWith(WRAPPER_START)) throw new Error(`${file} does not start with the CommonJS wrapper`);
+}
 
 const written = spawnSync(process.execPath, [join(root, "scripts", "write-code-cache.mjs")], { stdio: "inherit" });
 if (written.status !== 0) process.exit(written.status ?? 1);

@@ -109,7 +109,7 @@ export function ensureBuilt() {
   const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
   timed("building quayside (tsc, the CLI bundle, the test harness)", () => {
     runOrExit(process.execPath, [tsc, "-p", "tsconfig.build.json"]);
-    // The CLI bundle and its code cache, which bin/quayside.js loads.
+    // The CLI bundles and their code caches, which bin/quayside.js loads.
     runOrExit(process.execPath, [join(ROOT, "scripts", "bundle-cli.mjs")]);
     runOrExit(process.execPath, [tsc, "-p", "tsconfig.json"]);
   });

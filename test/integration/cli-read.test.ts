@@ -256,27 +256,43 @@ describe("the installed binary", () => {
     assert.equal(stdout.trim(), env.token.seeded.multi.digest);
   });
 
-  test("the bundle loads with its code cache accepted, and loads no built-in until a command needs it", async () => {
-    // Loads the CLI as bin/quayside.js does, in a fresh Node, runs --help, and reports what V8 and Node did.
+  test("both bundles load with their code caches accepted; --help loads neither the library's bundle nor a built-in it needs", async () => {
+    // Loads the CLI as bin/quayside.js does, in a fresh Node, runs --help, then a digest, and reports what V8 and Node did.
     const probe = [
       `const { Readable, Writable } = require("node:stream");`,
       `const before = new Set(process.moduleLoadList);`,
       `const { loadCli } = require(${JSON.stringify(join(repoRoot, "bin", "load-cli.js"))});`,
-      `const { main, script } = loadCli();`,
+      `const { main, script, libraryScript } = loadCli();`,
       `const builtins = () => process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith("NativeModule ")).map((m) => m.slice("NativeModule ".length));`,
       `const atLoad = builtins();`,
       `const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });`,
       // Not process.stdin: reading that getter opens the pipe, which loads node:net.
-      `main(["--help"], { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} }).then((code) =>`,
-      `  console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, atLoad, afterHelp: builtins(), code })));`,
+      `const io = { stdin: Readable.from([]), stdout: sink, stderr: sink, env: { DOCKER_CONFIG: ${JSON.stringify(workDir)} } };`,
+      `(async () => {`,
+      `  const help = await main(["--help"], io);`,
+      `  const afterHelp = builtins(), libraryAfterHelp = libraryScript() !== undefined;`,
+      `  const digest = await main(["digest", ${JSON.stringify(env.anonymous.seeded.single.reference)}], io);`,
+      `  console.log(JSON.stringify({ main: typeof main, rejected: script.cachedDataRejected, libraryRejected: libraryScript()?.cachedDataRejected, atLoad, afterHelp, libraryAfterHelp, help, digest }));`,
+      `})();`,
     ].join("\n");
     const { stdout } = await execFileAsync(process.execPath, ["-e", probe], { timeout: 30_000 });
-    const report = JSON.parse(stdout) as { main: string; rejected: boolean | undefined; atLoad: string[]; afterHelp: string[]; code: number };
+    const report = JSON.parse(stdout) as {
+      main: string;
+      rejected: boolean | undefined;
+      libraryRejected: boolean | undefined;
+      atLoad: string[];
+      afterHelp: string[];
+      libraryAfterHelp: boolean;
+      help: number;
+      digest: number;
+    };
     assert.equal(report.main, "function");
-    assert.equal(report.code, 0);
+    assert.deepEqual([report.help, report.digest], [0, 0]);
     assert.equal(report.rejected, false, "V8 rejected dist/cli.cjs.cache (built by another Node, or under other flags than bin/load-cli.js sets)");
+    assert.equal(report.libraryRejected, false, "V8 rejected dist/cli-lib.cjs.cache (built by another Node, or under other flags than bin/load-cli.js sets)");
     assert.ok(report.atLoad.includes("vm"), "the probe saw no module loads at all");
     // --help builds the whole command table; the library (HTTP stack, TLS, stores) stays unloaded.
+    assert.equal(report.libraryAfterHelp, false, "--help loaded dist/cli-lib.cjs");
     // (node:net may load: commander asks whether process.stdout is a terminal, which opens a piped stdout.)
     for (const unneeded of ["http2", "child_process", "http", "tls", "crypto", "assert", "readline", "fs/promises", "zlib"]) {
       assert.ok(!report.afterHelp.includes(unneeded), `node:${unneeded} is loaded by --help`);
@@ -301,6 +317,23 @@ describe("the installed binary", () => {
     }
   });
 
+  test("without WebAssembly SIMD, the bundle reads undici's other HTTP parser from the installed package", async () => {
+    const preload = join(workDir, "no-wasm-simd.cjs");
+    // The first WebAssembly module compiled is undici's SIMD parser: fail it, as a CPU without SIMD would.
+    await writeFile(
+      preload,
+      `const Module = WebAssembly.Module; let first = true;\n` +
+        `WebAssembly.Module = function (bytes) { if (first) { first = false; throw new WebAssembly.CompileError("no SIMD (test)"); } process.env.FALLBACK_PARSER = "1"; return new Module(bytes); };\n` +
+        `process.on("exit", () => require("fs").writeSync(2, process.env.FALLBACK_PARSER === "1" ? "fallback" : "simd"));\n`,
+    );
+    const { stdout, stderr } = await execFileAsync(process.execPath, ["--require", preload, join(repoRoot, "bin", "quayside.js"), "digest", env.anonymous.seeded.single.reference], {
+      timeout: 30_000,
+      env: { ...process.env, DOCKER_CONFIG: workDir },
+    });
+    assert.equal(stdout.trim(), env.anonymous.seeded.single.digest);
+    assert.equal(stderr, "fallback");
+  });
+
   test("digest loads only the built-ins it uses", async () => {
     const preload = join(workDir, "report-builtins.cjs");
     await writeFile(preload, `process.on("exit", () => process.stderr.write("\\n" + JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)))));\n`);
@@ -310,8 +343,28 @@ describe("the installed binary", () => {
     });
     assert.equal(stdout.trim(), env.anonymous.seeded.single.digest);
     const builtins = JSON.parse(stderr.split("\n").pop() ?? "[]") as string[];
-    assert.ok(builtins.includes("tls"), "the probe of a loopback registry did not load node:tls");
-    // undici's node:http and node:assert, HTTP/2, progress bars (readline), tar, credential helpers.
-    for (const unneeded of ["http", "http2", "assert", "readline", "child_process", "zlib"]) assert.ok(!builtins.includes(unneeded), `digest loaded node:${unneeded}`);
+    assert.ok(builtins.includes("net"), "the probe saw no module loads at all");
+    // A plain-HTTP registry: TLS only for the probe, which needs none, and a HEAD, nothing to hash.
+    // Then undici's node:http and node:assert, HTTP/2, progress bars (readline), tar, credential
+    // helpers, fs/promises (config files are read with fs.readFile, stdin is not opened).
+    for (const unneeded of ["tls", "crypto", "http", "http2", "assert", "readline", "child_process", "zlib", "fs/promises"]) {
+      assert.ok(!builtins.includes(unneeded), `digest loaded node:${unneeded}`);
+    }
+  });
+});
+
+describe("a reader that stops early (quayside ... | head -1)", () => {
+  test("a closed stdout ends the command quietly: no EPIPE stack trace", async () => {
+    const { spawn } = await import("node:child_process");
+    const bin = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/quayside.js");
+    // --help is long enough to be written after the reader has gone.
+    const child = spawn(process.execPath, [bin, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    // The reader is gone before quayside writes a byte, as `| head -1` can be.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolveExit) => child.on("exit", (status) => resolveExit(status)));
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
   });
 });

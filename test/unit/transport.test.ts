@@ -4,14 +4,15 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
+import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { NetworkError, ProtocolError } from "../../src/errors.js";
 import { isLoopbackHost } from "../../src/http/hosts.js";
 import { parseRetryAfter } from "../../src/http/retry.js";
-import { probeTls } from "../../src/http/tls-probe.js";
+import { clientHello, probeTls } from "../../src/http/tls-probe.js";
 import { DEFAULT_USER_AGENT, HttpClient, type HttpClientOptions } from "../../src/http/transport.js";
 import { RegistryClient } from "../../src/registry/client.js";
 
@@ -67,6 +68,10 @@ function startServer(handle: Handler = (_req, res) => res.end("ok")): Promise<Te
 
 function startHttpsServer(key: Buffer, cert: Buffer, handle: Handler = (_req, res) => res.end("secure")): Promise<TestServer> {
   return listen(createHttpsServer({ key, cert }) as unknown as Server, { handle }, [], "https");
+}
+
+function listenTcp(server: TcpServer): Promise<number> {
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 }
 
 /** A client with short timeouts and a fast retry policy; closed by the caller. */
@@ -571,6 +576,44 @@ describe("HttpClient TLS", () => {
     const closed = await startServer((_req, res) => res.end());
     await closed.close();
     assert.equal(await probeTls("127.0.0.1", closed.port), "unknown");
+  });
+
+  it("probeTls's ClientHello gets a ServerHello from TLS 1.2-only and TLS 1.3-only servers", async () => {
+    for (const versions of [{ maxVersion: "TLSv1.2" }, { minVersion: "TLSv1.3" }] satisfies TlsOptions[]) {
+      const server = createTlsServer({ key, cert, ...versions }, (socket) => socket.end());
+      server.on("tlsClientError", () => undefined);
+      const port = await listenTcp(server);
+      try {
+        const reply = await new Promise<Buffer>((resolve, reject) => {
+          const socket = connect(port, "127.0.0.1", () => socket.write(clientHello("localhost")));
+          socket.once("data", (data: Buffer) => {
+            resolve(data);
+            socket.destroy();
+          });
+          socket.once("error", reject);
+          socket.once("close", () => reject(new Error("closed without an answer")));
+        });
+        assert.equal(reply[0], 0x16, `${JSON.stringify(versions)}: not a handshake record: ${reply.subarray(0, 8).toString("hex")}`);
+        assert.equal(reply[5], 0x02, `${JSON.stringify(versions)}: not a ServerHello`);
+        assert.equal(await probeTls("127.0.0.1", port), "tls");
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+  });
+
+  it("probeTls: a server that answers with anything but TLS is plain; one that never answers is unknown at its time limit", async () => {
+    const banner = createTcpServer((socket) => socket.end("SSH-2.0-OpenSSH_9.2\r\n").resume());
+    const silent = createTcpServer(() => undefined);
+    const sockets: Socket[] = [];
+    silent.on("connection", (socket) => sockets.push(socket));
+    try {
+      assert.equal(await probeTls("127.0.0.1", await listenTcp(banner)), "plain");
+      assert.equal(await probeTls("127.0.0.1", await listenTcp(silent), 200), "unknown");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([banner, silent].map((server) => new Promise((resolve) => server.close(resolve))));
+    }
   });
 
   it("a loopback registry client probes once, then speaks its scheme directly: no failed https request, no second probe", async () => {
