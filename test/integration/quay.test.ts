@@ -125,6 +125,16 @@ describe("discovery and the quay commands", () => {
     assert.deepEqual(columns, ["2023.1", env.anonymous.seeded.single.digest, new Date((NOW - 900 * 86_400) * 1000).toISOString(), new Date((NOW - 800 * 86_400) * 1000).toISOString()]);
   });
 
+  test("quay tags of a private repository without a token: exit 4, saying what to pass", async () => {
+    const out = await runCli(["quay", "tags", `${quay.host}/kolla/secret`], { env: cliEnv() });
+    assert.equal(out.code, 4, out.stderr);
+    assert.equal(out.out, "");
+    assert.match(out.stderr, /kolla\/secret is private or does not exist .*--quay-token or QUAY_TOKEN/);
+    const reader = await runCli(["quay", "tags", `${quay.host}/kolla/secret`], { env: cliEnv({ QUAY_TOKEN: "kolla-reader" }) });
+    assert.equal(reader.code, 0, reader.stderr);
+    assert.equal(reader.out, "latest\n");
+  });
+
   test("delete-tag, set-tag, delete-repo: a tag is required, 404 is a note, 401/403 say what to pass (exit 4)", async () => {
     quay.addRepository("kolla", { name: "scratch", public: true, tags: [{ name: "a", digest: env.anonymous.seeded.single.digest, start: NOW - 5 }] });
     const noTag = await runCli(["quay", "delete-tag", `${quay.host}/kolla/scratch`], { env: cliEnv() });
@@ -190,6 +200,40 @@ describe("mirror", () => {
     const layout = join(workDir, "dry-layout");
     assert.equal((await runCli(["copy", "--dry-run", `quay://${quay.host}/kolla/nova-*`, `oci:${layout}`], { env: cliEnv() })).code, 0);
     await assert.rejects(access(layout));
+  });
+
+  test("--shard on copy (dry run) and inspect: the parts are disjoint and make up the whole", async () => {
+    const uri = `quay://${quay.host}/kolla/nova-*:*`;
+    const dest = `${front.host}/${prefix()}`;
+    const planned = async (...extra: string[]): Promise<string[]> => {
+      const out = await runCli(["--json", "copy", "--dry-run", ...extra, uri, dest], { env: cliEnv() });
+      assert.equal(out.code, 0, out.stderr);
+      return (JSON.parse(out.out) as { images: { reference: string }[] }).images.map((i) => i.reference);
+    };
+    const whole = await planned();
+    const parts = [await planned("--shard", "1/2"), await planned("--shard", "2/2")];
+    assert.equal(whole.length, 4);
+    assert.ok(parts.every((p) => p.length > 0 && p.length < 4), JSON.stringify(parts));
+    assert.deepEqual([...parts.flat()].sort(), [...whole].sort());
+    const inspected = await Promise.all(["1/2", "2/2"].map(async (shard) => {
+      const out = await runCli(["--json", "inspect", "--shard", shard, uri], { env: cliEnv() });
+      assert.equal(out.code, 0, out.stderr);
+      return (JSON.parse(out.out) as InspectSummary[]).map((s) => s.reference);
+    }));
+    assert.deepEqual(inspected, parts);
+  });
+
+  test("pulls of discovered images use the registry credentials of the Quay host (a robot's config.json)", async () => {
+    const authFile = join(workDir, "quay-auth.json");
+    await writeFile(authFile, JSON.stringify({ auths: { [quay.host]: { auth: Buffer.from("reader:kolla-reader").toString("base64") } } }));
+    const dest = `${front.host}/${prefix()}`;
+    quay.resetRequests();
+    const out = await runCli(["--json", "--authfile", authFile, "copy", `quay://${quay.host}/kolla/secret`, dest], { env: cliEnv({ QUAY_TOKEN: "kolla-reader" }) });
+    assert.equal(out.code, 0, out.stderr);
+    const report = JSON.parse(out.out) as { images: { status: string; destination: string; digest: string }[] };
+    assert.deepEqual(report.images.map((i) => i.status), ["copied"]);
+    assert.equal((await getDigest(`${dest}/secret:latest`, options)).digest, env.anonymous.seeded.single.digest);
+    assert.ok(quay.requestsTo("auth").some((r) => r.auth === "Basic"));
   });
 
   test("mirror, then the same mirror again: the re-run asks Quay's /v2/ nothing and the destination one HEAD per image", async () => {
