@@ -125,6 +125,18 @@ describe("discovery and the quay commands", () => {
     assert.deepEqual(columns, ["2023.1", env.anonymous.seeded.single.digest, new Date((NOW - 900 * 86_400) * 1000).toISOString(), new Date((NOW - 800 * 86_400) * 1000).toISOString()]);
   });
 
+  test("tags of a Quay repository over /v2/: the token Quay wants for every request, relative Links followed across pages", async () => {
+    const names = Array.from({ length: 150 }, (_, i) => `v${String(i).padStart(3, "0")}`);
+    quay.addRepository("kolla", { name: "many-tags", public: true, tags: names.map((name, i) => ({ name, digest: env.anonymous.seeded.single.digest, start: NOW - 2000 + i })) });
+    quay.resetRequests();
+    const out = await runCli(["tags", `${quay.host}/kolla/many-tags`], { env: cliEnv() });
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(out.out.split("\n").filter(Boolean), names);
+    const pages = quay.requestsTo("v2").filter((r) => r.path.includes("/tags/list") && r.status === 200);
+    assert.equal(pages.length, 2);
+    assert.match(pages[1]?.path ?? "", /last=v099/);
+  });
+
   test("quay tags of a private repository without a token: exit 4, saying what to pass", async () => {
     const out = await runCli(["quay", "tags", `${quay.host}/kolla/secret`], { env: cliEnv() });
     assert.equal(out.code, 4, out.stderr);
