@@ -81,8 +81,13 @@ export class ClientPool {
 
   /** A registry that is a Quay: the host of --quay-url (default quay.io), or of a Quay client of this pool. */
   private isQuayHost(registry: string): boolean {
-    if (parseQuayUrl(this.options.quayUrl ?? DEFAULT_QUAY_URL, this.options.plainHttp === true).host === registry) return true;
-    return [...this.quayClients.values()].some((client) => client.host === registry);
+    if ([...this.quayClients.values()].some((client) => client.host === registry)) return true;
+    try {
+      return parseQuayUrl(this.options.quayUrl ?? DEFAULT_QUAY_URL, this.options.plainHttp === true).host === registry;
+    } catch {
+      // A --quay-url refused (plain HTTP to a remote host) is for the Quay commands to report.
+      return false;
+    }
   }
 
   /** Open a location (registry reference, oci:, docker-archive:) with this pool's clients. */
