@@ -1,4 +1,5 @@
 /** What every command needs: parsed global flags, the client pool they imply, the output formatter. */
+import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { ClientPool, ClientPoolOptions, Credential, RetryNotice } from "../index.js";
 import { loadLibrary } from "./library.js";
@@ -20,6 +21,7 @@ export interface GlobalOptions {
   authfile?: string;
   quayUrl?: string;
   quayToken?: string;
+  quayTokenFile?: string;
   rate?: number;
   /** Seconds. */
   timeout?: number;
@@ -46,7 +48,7 @@ export class CliContext {
 
   /** One pool for the whole command: a client (connections, tokens) per registry. */
   pool(): Promise<ClientPool> {
-    this.poolPromise ??= Promise.all([loadLibrary(), this.credential()]).then(([{ ClientPool }, credentials]) => new ClientPool(this.poolOptions(credentials)));
+    this.poolPromise ??= Promise.all([loadLibrary(), this.credential(), this.quayToken()]).then(([{ ClientPool }, credentials, quayToken]) => new ClientPool(this.poolOptions(credentials, quayToken)));
     return this.poolPromise;
   }
 
@@ -59,7 +61,7 @@ export class CliContext {
     if (this.poolPromise) await (await this.poolPromise.catch(() => undefined))?.close();
   }
 
-  private poolOptions(credentials: Credential | undefined): ClientPoolOptions {
+  private poolOptions(credentials: Credential | undefined, quayToken: string | undefined): ClientPoolOptions {
     const o = this.options;
     const stderr = this.io.stderr;
     return {
@@ -76,12 +78,32 @@ export class CliContext {
       ...(o.verbose ? { logger: (line: string) => stderr.write(`quayside: ${line}\n`) } : {}),
       ...(o.rate !== undefined ? { rate: o.rate } : {}),
       ...(o.quayUrl !== undefined ? { quayUrl: o.quayUrl } : {}),
-      // A Quay token: the flag, else QUAY_TOKEN; never a registry password.
-      ...((o.quayToken ?? this.io.env["QUAY_TOKEN"]) ? { quayToken: o.quayToken ?? this.io.env["QUAY_TOKEN"] } : {}),
+      ...(quayToken !== undefined ? { quayToken } : {}),
       ...(o.timeout !== undefined ? { timeoutMs: Math.round(o.timeout * 1000) } : {}),
       // A stall or a fault being retried is said, so that a long wait never looks like a hang.
       ...(o.quiet ? {} : { onRetry: (notice: RetryNotice) => stderr.write(`quayside: ${notice.message}\n`) }),
     };
+  }
+
+  /**
+   * The Quay token (never a registry password): --quay-token-file (a file, or - for stdin), else
+   * --quay-token (visible in `ps` to other users of the machine), else $QUAY_TOKEN, else none.
+   */
+  private async quayToken(): Promise<string | undefined> {
+    const { quayTokenFile, quayToken, passwordStdin } = this.options;
+    if (quayTokenFile === undefined) return quayToken ?? (this.io.env["QUAY_TOKEN"] || undefined);
+    const { UsageError } = await loadLibrary();
+    if (quayToken !== undefined) throw new UsageError("--quay-token and --quay-token-file exclude each other");
+    if (quayTokenFile === "-" && passwordStdin) throw new UsageError("--quay-token-file - and --password-stdin cannot both read standard input");
+    let text: string;
+    try {
+      text = quayTokenFile === "-" ? await readText(this.io.stdin) : await readFile(quayTokenFile, "utf8");
+    } catch (err) {
+      throw new UsageError(`--quay-token-file ${quayTokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    const token = text.trim();
+    if (token === "" || /\s/.test(token)) throw new UsageError(`--quay-token-file ${quayTokenFile}: expected one token${token === "" ? ", found nothing" : " on one line, found more"}`);
+    return token;
   }
 
   /**

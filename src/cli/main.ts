@@ -66,7 +66,8 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .option("--platform <os/arch[/variant]>", "for a reference that is an index: the platform to use")
     .option("--authfile <path>", "credentials from this Docker / containers config file only (login, logout: the file to write)")
     .option("--quay-url <url>", "the Quay server when a name or quay:// URI gives none (default https://quay.io)")
-    .option("--quay-token <token>", "a Quay robot or OAuth application token for the REST API (default: $QUAY_TOKEN, else anonymous)")
+    .option("--quay-token-file <file>", "read the Quay token (robot or OAuth application) from FILE, or - for stdin")
+    .option("--quay-token <token>", "a Quay token on the command line: visible to other users of the machine (ps); prefer QUAY_TOKEN or --quay-token-file (default: $QUAY_TOKEN, else anonymous)")
     .option("--rate <n>", "at most N requests per second to each host", positiveNumber)
     .option("--timeout <seconds>", "idle time allowed on a request before it counts as stalled and is retried (default 30)", positiveSeconds)
     .showHelpAfterError("(run quayside --help for usage)")
@@ -281,7 +282,7 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .argument("<registry>")
     .action(action((ctx, host) => write.logout(ctx, host as string)));
 
-  const quayCommand = program.command("quay").description("Quay's REST API: repositories, tags, discovery (token: --quay-token or QUAY_TOKEN)");
+  const quayCommand = program.command("quay").description("Quay's REST API: repositories, tags, discovery (token: QUAY_TOKEN, --quay-token-file or --quay-token)");
   quayCommand
     .command("repos")
     .description("list the repositories of ORG (one ORG/REPO per line; with a token, private ones it may read too)")
@@ -342,13 +343,14 @@ function discoveryOptions(ctx: CliContext): QuayCommands.DiscoveryCommandOptions
 }
 
 function mirrorOptions(ctx: CliContext): QuayCommands.MirrorCommandOptions {
-  const o = ctx.options as { jobs?: number; shard?: string; dryRun?: boolean; imageJobs?: number; discoverJobs?: number };
+  const o = ctx.options as { jobs?: number; shard?: string; dryRun?: boolean; imageJobs?: number; discoverJobs?: number; progress?: string };
   return {
     ...(o.discoverJobs !== undefined ? { jobs: o.discoverJobs } : {}),
     ...(o.shard !== undefined ? { shard: o.shard } : {}),
     ...(o.dryRun ? { dryRun: true } : {}),
     ...(o.imageJobs !== undefined ? { imageJobs: o.imageJobs } : {}),
     ...(o.jobs !== undefined ? { blobJobs: o.jobs } : {}),
+    ...(o.progress !== undefined ? { progress: o.progress } : {}),
   };
 }
 

@@ -13,6 +13,8 @@ export interface ProgressReporter {
   start(id: string, label: string, total: number): void;
   update(id: string, bytes: number): void;
   done(id: string, outcome?: string): void;
+  /** A new total for an item whose size grows as it becomes known (a mirror's overall total). */
+  resize?(id: string, total: number): void;
   /** Close the display; call once, also on failure. */
   stop(): void;
 }
@@ -63,8 +65,17 @@ class BarProgress implements ProgressReporter {
   }
 
   start(id: string, label: string, total: number): void {
-    const bar = this.multi.create(Math.max(total, 1), 0, { label: label.padEnd(LABEL_WIDTH), done: formatBytes(0), size: formatBytes(total), speed: "", left: "" });
+    // A long label (a mirror's ORG/REPO:TAG) keeps its end, the part that tells images apart.
+    const fitted = label.length > LABEL_WIDTH ? `…${label.slice(label.length - LABEL_WIDTH + 1)}` : label.padEnd(LABEL_WIDTH);
+    const bar = this.multi.create(Math.max(total, 1), 0, { label: fitted, done: formatBytes(0), size: formatBytes(total), speed: "", left: "" });
     this.bars.set(id, { bar, started: Date.now() });
+  }
+
+  resize(id: string, total: number): void {
+    const item = this.bars.get(id);
+    if (!item) return;
+    item.bar.setTotal(Math.max(total, 1));
+    item.bar.update({ size: formatBytes(total) });
   }
 
   update(id: string, bytes: number): void {
@@ -141,6 +152,78 @@ export function copyProgress(progress: ProgressReporter): (event: CopyEvent) => 
   };
 }
 
+export interface MirrorProgress {
+  /** A copy engine event of the image `reference`. */
+  event(reference: string, event: CopyEvent): void;
+  /** The image is done: "copied" or "failed". */
+  imageDone(reference: string, outcome: string): void;
+  /** After the last image: the overall total is done. */
+  finish(): void;
+}
+
+/**
+ * A mirror's progress: each image as an item (labelled ORG/REPO:TAG) with its blobs as items of
+ * their own, as a single copy shows them, and one overall "total" whose size grows as each
+ * image's plan arrives (images copy a few at a time; no size is known before they start).
+ */
+export function mirrorProgress(progress: ProgressReporter): MirrorProgress {
+  let overall: { total: number; bytes: number } | undefined;
+  const images = new Map<string, { bytes: number; blobs: Map<string, number> }>();
+  return {
+    event(reference, event) {
+      switch (event.type) {
+        case "plan": {
+          const size = event.blobs.reduce((sum, b) => sum + b.size, 0);
+          if (overall === undefined) {
+            overall = { total: size, bytes: 0 };
+            progress.start("total", "total", size);
+          } else {
+            overall.total += size;
+            progress.resize?.("total", overall.total);
+          }
+          images.set(reference, { bytes: 0, blobs: new Map() });
+          // The image as the user knows it: ORG/REPO:TAG, without the host.
+          progress.start(reference, reference.slice(reference.indexOf("/") + 1), size);
+          return;
+        }
+        case "blob-start":
+          progress.start(`${reference} ${event.descriptor.digest}`, event.descriptor.digest.slice(7, 19), event.descriptor.size);
+          return;
+        case "blob-progress":
+        case "blob-done": {
+          const image = images.get(reference);
+          if (image === undefined || overall === undefined) return;
+          const { digest, size } = event.descriptor;
+          const bytes = event.type === "blob-done" ? size : event.bytes;
+          const delta = bytes - (image.blobs.get(digest) ?? 0);
+          image.blobs.set(digest, bytes);
+          image.bytes += delta;
+          overall.bytes += delta;
+          const id = `${reference} ${digest}`;
+          if (event.type === "blob-progress") progress.update(id, bytes);
+          else progress.done(id, event.outcome);
+          progress.update(reference, image.bytes);
+          progress.update("total", overall.bytes);
+          return;
+        }
+        case "manifest-done":
+          return;
+      }
+    },
+    imageDone(reference, outcome) {
+      // An image that failed before its copy planned anything still gets its line.
+      if (!images.has(reference)) {
+        images.set(reference, { bytes: 0, blobs: new Map() });
+        progress.start(reference, reference.slice(reference.indexOf("/") + 1), 0);
+      }
+      progress.done(reference, outcome);
+    },
+    finish() {
+      if (overall !== undefined) progress.done("total");
+    },
+  };
+}
+
 /** One line when an item starts and ends; never a line per chunk, so logs stay short. */
 class LineProgress implements ProgressReporter {
   private readonly items = new Map<string, { label: string; total: number; bytes: number; started: number }>();
@@ -158,6 +241,11 @@ class LineProgress implements ProgressReporter {
   update(id: string, bytes: number): void {
     const item = this.items.get(id);
     if (item) item.bytes = bytes;
+  }
+
+  resize(id: string, total: number): void {
+    const item = this.items.get(id);
+    if (item) item.total = total;
   }
 
   done(id: string, outcome = "done"): void {

@@ -38,6 +38,11 @@ export interface CopyOptions extends StoreOptions {
   /** Blobs copied at once. Default 4. */
   jobs?: number | undefined;
   onEvent?: ((event: CopyEvent) => void) | undefined;
+  /**
+   * Another store of the destination's registry known to hold this blob (a mirror's earlier
+   * images): the blob is mounted from there instead of read from the source again.
+   */
+  mountFrom?: ((blob: Descriptor) => Store | undefined) | undefined;
 }
 
 export interface CopyResult {
@@ -131,6 +136,14 @@ async function copyBlob(
 ): Promise<BlobOutcome> {
   if (await destination.exists(blob, options)) return "skipped";
   if (canMount(destination, source) && (await destination.mount?.(blob, source, options))) return "mounted";
+  const sibling = options.mountFrom?.(blob);
+  // Only a shortcut: a mount the registry refuses (or fails) falls back to reading the source.
+  const mountedFromSibling = async (from: Store): Promise<boolean> =>
+    (await destination.mount?.(blob, from, options).catch((err: unknown) => {
+      if (options.signal?.aborted) throw err;
+      return false;
+    })) === true;
+  if (sibling !== undefined && canMount(destination, sibling) && (await mountedFromSibling(sibling))) return "mounted";
   // Not awaited: the source opens its stream while the destination opens its upload. The stream
   // is watched from the start: a small blob can fail verification before the destination reads it.
   const content = source.fetch(blob, options).then(

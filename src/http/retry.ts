@@ -14,6 +14,17 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { retries: 3, baseDelayMs: 200, maxDelayMs: 10_000 };
 
+/**
+ * How long 429s are backed off at Quay (its REST API and its /v2/ registry alike) before giving
+ * up: its nginx sends no Retry-After, so the wait is ours to choose.
+ */
+export const DEFAULT_RATE_LIMIT_BUDGET_MS = 60_000;
+
+/** The policy of a Quay host: `given` (the caller's), with the 429 budget unless the caller set one. */
+export function quayRetryPolicy(given: Partial<RetryPolicy> | undefined): Partial<RetryPolicy> {
+  return { rateLimitBudgetMs: DEFAULT_RATE_LIMIT_BUDGET_MS, ...given };
+}
+
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 export function isRetryableStatus(status: number): boolean {

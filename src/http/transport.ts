@@ -46,8 +46,10 @@ export interface HttpClientOptions {
   maxConnectionsPerOrigin?: number;
   /** Receives one line per request and response, credentials redacted. */
   logger?: (line: string) => void;
-  /** At most this many requests per second to each origin (retries included). */
+  /** At most this many requests per second to each host (retries included). */
   rate?: number | undefined;
+  /** A limiter shared with other clients (one limit per host between them all); beats `rate`. */
+  rateLimiter?: RateLimiter | undefined;
   /** Told of each retry before waiting for it: a stall, a dropped connection, a 429 or 5xx, a resumed download. */
   onRetry?: (notice: RetryNotice) => void;
 }
@@ -138,7 +140,7 @@ export class HttpClient {
 
   constructor(options: HttpClientOptions = {}) {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-    this.limiter = options.rate !== undefined ? new RateLimiter(options.rate) : undefined;
+    this.limiter = options.rateLimiter ?? (options.rate !== undefined ? new RateLimiter(options.rate) : undefined);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.logger = options.logger;
@@ -197,7 +199,7 @@ export class HttpClient {
       await backoff(delayMs, req.signal);
     };
     for (let attempt = 0; ; attempt++) {
-      if (this.limiter) await this.limiter.acquire(url.origin, req.signal).catch((err: unknown) => Promise.reject(req.signal?.aborted ? abortError(req.signal, err) : err));
+      if (this.limiter) await this.limiter.acquire(url.host, req.signal).catch((err: unknown) => Promise.reject(req.signal?.aborted ? abortError(req.signal, err) : err));
       const started = Date.now();
       this.log(() => `> ${method} ${redactUrl(url.toString())} ${JSON.stringify(redactHeaders(headers))}`);
       const deadline = req.small !== undefined ? new Deadline(2 * this.timeoutMs, req.signal) : undefined;

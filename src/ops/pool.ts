@@ -3,6 +3,8 @@
  * learned capabilities) per registry and credential file, built from one set of options.
  */
 import type { Credential, CredentialSource } from "../auth/credentials.js";
+import { RateLimiter } from "../http/rate.js";
+import { quayRetryPolicy } from "../http/retry.js";
 import type { HttpClientOptions } from "../http/transport.js";
 import { DEFAULT_QUAY_URL, parseQuayUrl, QuayClient } from "../quay/client.js";
 import { RegistryClient } from "../registry/client.js";
@@ -30,8 +32,12 @@ export interface ClientPoolOptions extends HttpClientOptions {
 export class ClientPool {
   private readonly clients = new Map<string, RegistryClient>();
   private readonly quayClients = new Map<string, QuayClient>();
+  /** `rate` is per host for the whole pool: the REST and /v2/ clients of one Quay host share it. */
+  private readonly limiter: RateLimiter | undefined;
 
-  constructor(readonly options: ClientPoolOptions = {}) {}
+  constructor(readonly options: ClientPoolOptions = {}) {
+    this.limiter = options.rateLimiter ?? (options.rate !== undefined ? new RateLimiter(options.rate) : undefined);
+  }
 
   /**
    * The client of a registry host; with `authFile`, one whose credentials come from that file
@@ -44,6 +50,9 @@ export class ClientPool {
       const { credentials, authFile: defaultFile, configFiles, env, quayUrl: _url, quayToken: _token, ...rest } = this.options;
       client = new RegistryClient(registry, {
         ...rest,
+        rateLimiter: this.limiter,
+        // Quay's /v2/ sends 429 without Retry-After, like its REST API: the same backing off.
+        ...(this.isQuayHost(registry) ? { retry: quayRetryPolicy(rest.retry) } : {}),
         ...(authFile !== undefined ? { authFile } : { credentials, authFile: defaultFile }),
         dockerConfig: configFiles,
         env,
@@ -64,10 +73,21 @@ export class ClientPool {
     let client = this.quayClients.get(url);
     if (client === undefined) {
       const { credentials: _c, authFile: _a, configFiles: _f, env: _e, quayUrl: _u, quayToken, ...http } = this.options;
-      client = new QuayClient({ ...http, url, token: quayToken, plainHttp });
+      client = new QuayClient({ ...http, rateLimiter: this.limiter, url, token: quayToken, plainHttp });
       this.quayClients.set(url, client);
     }
     return client;
+  }
+
+  /** A registry that is a Quay: the host of --quay-url (default quay.io), or of a Quay client of this pool. */
+  private isQuayHost(registry: string): boolean {
+    if ([...this.quayClients.values()].some((client) => client.host === registry)) return true;
+    try {
+      return parseQuayUrl(this.options.quayUrl ?? DEFAULT_QUAY_URL, this.options.plainHttp === true).host === registry;
+    } catch {
+      // A --quay-url refused (plain HTTP to a remote host) is for the Quay commands to report.
+      return false;
+    }
   }
 
   /** Open a location (registry reference, oci:, docker-archive:) with this pool's clients. */

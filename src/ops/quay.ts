@@ -4,9 +4,10 @@
  * reported it, against one HEAD at the destination; an image up to date costs the source
  * nothing, so a re-run of an unchanged mirror makes no /v2/ request to Quay at all.
  */
-import { copyImage, type CopyEvent } from "../copy/copy.js";
+import { copyImage, type BlobOutcome, type CopyEvent } from "../copy/copy.js";
 import { isNotFound, QuaysideError, RegistryError, UsageError } from "../errors.js";
 import type { InspectSummary } from "../image/inspect.js";
+import type { Descriptor } from "../media/types.js";
 import { parseReference } from "../ref/reference.js";
 import { type QuayClient, type QuayTag } from "../quay/client.js";
 import { discover as discoverImages, parseShard, type DiscoveredImage, type DiscoveryResult, type Shard } from "../quay/discover.js";
@@ -231,8 +232,9 @@ export function mirror(uri: string, destination: string, options: MirrorOptions 
       const summary = { copied: 0, upToDate: 0, failed: 0, toCopy: 0, blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0, durationMs: 0 };
       const pending = entries.filter((e) => e.status === "copy");
       if (!options.dryRun) {
+        const landed = new LandedBlobs();
         await forEachLimit(pending, options.imageJobs ?? DEFAULT_IMAGE_JOBS, async (entry) => {
-          await apply(pool, entry, imageOf.get(entry) as DiscoveredImage, layout, options);
+          await apply(pool, entry, imageOf.get(entry) as DiscoveredImage, layout, landed, options);
           options.onImage?.(entry);
         });
       }
@@ -283,7 +285,7 @@ async function plan(pool: ClientPool, images: readonly DiscoveredImage[], target
 }
 
 /** Copy one image, pinned to the digest Quay reported; a failure is recorded, not thrown. */
-async function apply(pool: ClientPool, entry: MirrorEntry, image: DiscoveredImage, layout: OciLayoutStore | undefined, options: MirrorOptions): Promise<void> {
+async function apply(pool: ClientPool, entry: MirrorEntry, image: DiscoveredImage, layout: OciLayoutStore | undefined, landed: LandedBlobs, options: MirrorOptions): Promise<void> {
   const source = await pool.open(`${image.registry}/${image.namespace}/${image.repository}@${image.digest}`, "source");
   let destination: Store | undefined;
   try {
@@ -297,10 +299,15 @@ async function apply(pool: ClientPool, entry: MirrorEntry, image: DiscoveredImag
       tag = opened.tag as string;
     }
     const onEvent = options.onEvent;
+    const into = destination;
     const result = await copyImage(source.store, image.digest, destination, tag, {
       jobs: options.jobs,
       signal: options.signal,
-      onEvent: onEvent ? (event) => onEvent(image.reference, event) : undefined,
+      mountFrom: (blob) => landed.offer(blob, into),
+      onEvent: (event) => {
+        if (event.type === "blob-done") landed.record(event.descriptor, event.outcome, into);
+        onEvent?.(image.reference, event);
+      },
     });
     entry.status = "copied";
     entry.bytes = result.bytes;
@@ -313,6 +320,31 @@ async function apply(pool: ClientPool, entry: MirrorEntry, image: DiscoveredImag
     entry.error = describeImageError(image, err);
   } finally {
     await source.store.close();
+  }
+}
+
+/**
+ * The blobs a mirror has put into the repositories of a destination registry. Images of one
+ * organization share most of their layers: a later image mounts them from an earlier image's
+ * repository (one request at the destination) instead of reading them from Quay again. A
+ * registry that refuses such a mount once is not offered another.
+ */
+class LandedBlobs {
+  private readonly where = new Map<string, Store>();
+  private readonly offered = new Set<string>();
+  private mountsWork = true;
+
+  offer(blob: Descriptor, destination: Store): Store | undefined {
+    const store = this.mountsWork ? this.where.get(blob.digest) : undefined;
+    if (store === undefined || store === destination) return undefined;
+    this.offered.add(`${blob.digest}\0${destination.location}`);
+    return store;
+  }
+
+  record(blob: Descriptor, outcome: BlobOutcome, destination: Store): void {
+    // Offered, and yet copied: that registry does not mount across repositories.
+    if (outcome === "copied" && this.offered.has(`${blob.digest}\0${destination.location}`)) this.mountsWork = false;
+    if (destination.capabilities.mount !== undefined) this.where.set(blob.digest, destination);
   }
 }
 

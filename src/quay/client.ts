@@ -7,13 +7,13 @@
 import { InsecureRequestError, NotFoundError, ProtocolError, QuayApiError, UsageError } from "../errors.js";
 import { hostnameOf, isLoopbackHost, portOf } from "../http/hosts.js";
 import { probeTls } from "../http/tls-probe.js";
+import { quayRetryPolicy } from "../http/retry.js";
 import { HttpClient, type HttpClientOptions, type HttpResponse } from "../http/transport.js";
 import { isValidTag } from "../ref/reference.js";
 import { MAX_PAGES, SMALL_JSON_LIMIT } from "../util/limits.js";
 
 export const DEFAULT_QUAY_URL = "https://quay.io";
-/** How long 429s are backed off before giving up (Quay sends no Retry-After). */
-export const DEFAULT_RATE_LIMIT_BUDGET_MS = 60_000;
+export { DEFAULT_RATE_LIMIT_BUDGET_MS } from "../http/retry.js";
 const TAG_PAGE = 100;
 /** One page of the API read into memory (100 repositories with their descriptions). */
 const PAGE_BYTES_LIMIT = 32 * 1024 * 1024;
@@ -90,7 +90,7 @@ export class QuayClient {
     this.scheme = scheme;
     this.token = options.token === "" ? undefined : options.token;
     this.ownsHttp = options.http === undefined;
-    this.http = options.http ?? new HttpClient({ ...options, retry: { rateLimitBudgetMs: DEFAULT_RATE_LIMIT_BUDGET_MS, ...options.retry } });
+    this.http = options.http ?? new HttpClient({ ...options, retry: quayRetryPolicy(options.retry) });
   }
 
   /** Whether a token is sent (a listing that comes back empty without one may be a private organization). */
@@ -285,7 +285,7 @@ export class QuayClient {
       case 409:
         return "the tag is immutable";
       case 429:
-        return `Quay kept answering 429 (too many requests) after ${DEFAULT_RATE_LIMIT_BUDGET_MS / 1000} s of backing off: fewer --jobs or a --rate would stay under its limit`;
+        return `Quay kept answering 429 (too many requests) after ${(this.http.retryPolicy.rateLimitBudgetMs ?? 0) / 1000} s of backing off: fewer --jobs or a --rate would stay under its limit`;
       case 503:
         return `${where} is read-only or a mirror`;
       default:

@@ -16,6 +16,8 @@ export interface FailureContext {
   sent: "basic" | "bearer" | "other" | undefined;
   /** Credentials were found for this registry (given, or in a config file). */
   hasCredentials: boolean;
+  /** How long 429s were backed off before this one was given up on (a Quay host's budget). */
+  rateLimitBudgetMs?: number | undefined;
 }
 
 export async function registryError(response: HttpResponse, method: string, context: FailureContext): Promise<RegistryError> {
@@ -43,6 +45,11 @@ function explain(err: RegistryError, context: FailureContext): string | undefine
   const subject = subjectOf(err.request.url, context.registry);
   if (subject === undefined) return undefined;
   const action = subject.kind === "catalog" ? "list the catalog of" : actionOf(err.request.method);
+  if (err.status === 429) {
+    const budget = context.rateLimitBudgetMs ?? 0;
+    const waited = budget > 0 ? ` after ${budget / 1000} s of backing off` : "";
+    return `too many requests: ${context.registry} kept answering 429 to ${action} ${subject.repository}${waited}; fewer jobs (--image-jobs, --jobs) or a --rate would stay under its limit`;
+  }
   switch (err.category) {
     case "not-found":
       if (err.code === "NAME_UNKNOWN" || subject.kind === "tags") return `repository ${subject.repository} not found`;

@@ -115,7 +115,12 @@ export class RegistrySession {
         const { response, sent } = await this.sendAuthorized(url, req);
         this.scheme ??= url.protocol === "http:" ? "http" : "https";
         if (!req.expect.includes(response.status)) {
-          throw await registryError(response, req.method, { registry: this.registry, sent: schemeOf(sent), hasCredentials: await this.auth.hasCredentials() });
+          throw await registryError(response, req.method, {
+            registry: this.registry,
+            sent: schemeOf(sent),
+            hasCredentials: await this.auth.hasCredentials(),
+            rateLimitBudgetMs: this.http.retryPolicy.rateLimitBudgetMs,
+          });
         }
         return response;
       } catch (err) {

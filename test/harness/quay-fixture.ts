@@ -72,6 +72,8 @@ export interface QuayRequestRecord {
   status: number;
   /** The scheme of the Authorization header sent, if any. */
   auth: string | undefined;
+  /** When it arrived (Date.now()): the spacing a --rate should give. */
+  time: number;
 }
 
 interface Tag extends QuayTagSeed {}
@@ -250,7 +252,7 @@ export class QuayFixture {
     const path = req.url ?? "/";
     const url = new URL(path, "http://fixture.invalid");
     const area = url.pathname.startsWith("/api/") ? "api" : url.pathname === "/v2/auth" ? "auth" : url.pathname.startsWith("/v2/") ? "v2" : "other";
-    const record: QuayRequestRecord = { method: req.method ?? "GET", path, area, status: 0, auth: /^(\w+)\s/.exec(req.headers.authorization ?? "")?.[1] };
+    const record: QuayRequestRecord = { method: req.method ?? "GET", path, area, status: 0, auth: /^(\w+)\s/.exec(req.headers.authorization ?? "")?.[1], time: Date.now() };
     this.requests.push(record);
     res.on("finish", () => (record.status = res.statusCode));
     if (area === "api" && this.latencyMs + this.jitterMs > 0) await sleep(this.latencyMs + Math.random() * this.jitterMs);

@@ -226,6 +226,40 @@ describe("copy engine: mount", () => {
   });
 });
 
+describe("copy engine: mountFrom (a mirror's earlier images)", () => {
+  it("blobs another store of the destination's registry holds are mounted from it, not read from the source", async () => {
+    const image = multiArch();
+    const source = new MemoryStore({ mount: { domain: new MemoryDomain("quay.test"), name: "org/app" } });
+    const domain = new MemoryDomain("mirror.test");
+    const earlier = new MemoryStore({ mount: { domain, name: "mirror/first" } });
+    const destination = new MemoryStore({ mount: { domain, name: "mirror/second" } });
+    await seed(source, image, "v1");
+    await copyImage(source, "v1", earlier, "v1");
+    source.calls.length = 0;
+    const result = await copyImage(source, "v1", destination, "v1", { mountFrom: () => earlier });
+    assert.deepEqual(result.blobs, { copied: 0, skipped: 0, mounted: 7 });
+    const blobDigests = new Set(digests(image.blobs));
+    assert.ok(!source.calls.some((c) => c.op === "fetch" && blobDigests.has(c.digest as string)), "a blob read from the source again");
+    for (const blob of image.blobs) assert.deepEqual(await fetchAll(destination, blob.descriptor), blob.bytes);
+  });
+
+  it("a store offered that cannot mount the blob (not there, another registry) is only a missed shortcut: the blob is streamed", async () => {
+    const image = multiArch();
+    const source = new MemoryStore();
+    const domain = new MemoryDomain("mirror.test");
+    const empty = new MemoryStore({ mount: { domain, name: "mirror/empty" } });
+    const elsewhere = new MemoryStore({ mount: { domain: new MemoryDomain("other.test"), name: "mirror/x" } });
+    await seed(source, image, "v1");
+    await copyImage(source, "v1", elsewhere, "v1");
+    const destination = new MemoryStore({ mount: { domain, name: "mirror/dest" } });
+    let offered = 0;
+    const result = await copyImage(source, "v1", destination, "v1", { mountFrom: () => (offered++ % 2 === 0 ? empty : elsewhere) });
+    assert.equal(offered, 7);
+    assert.deepEqual(result.blobs, { copied: 7, skipped: 0, mounted: 0 });
+    for (const blob of image.blobs) assert.deepEqual(await fetchAll(destination, blob.descriptor), blob.bytes);
+  });
+});
+
 describe("copy engine: abort and failures", () => {
   let uncaught: ReturnType<typeof watchUncaught>;
   before(() => {

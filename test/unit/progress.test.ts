@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import { chooseProgressMode, copyProgress, createProgress, formatDuration } from "../../src/cli/progress.js";
+import { chooseProgressMode, copyProgress, createProgress, formatDuration, mirrorProgress } from "../../src/cli/progress.js";
 import type { CopyEvent } from "../../src/index.js";
 
 function capture(tty = false): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => string } {
@@ -150,5 +150,53 @@ describe("bars", () => {
     assert.equal(formatDuration(42.4), "42s");
     assert.equal(formatDuration(185), "3m05s");
     assert.equal(formatDuration(3720), "1h02m");
+  });
+});
+
+describe("mirrorProgress", () => {
+  const blob = (n: number, size: number) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size });
+  const image = (p: ReturnType<typeof mirrorProgress>, reference: string, blobs: ReturnType<typeof blob>[]): void => {
+    p.event(reference, { type: "plan", blobs, manifests: 1 });
+    for (const b of blobs) {
+      p.event(reference, { type: "blob-start", descriptor: b });
+      p.event(reference, { type: "blob-progress", descriptor: b, bytes: b.size / 2 });
+      p.event(reference, { type: "blob-done", descriptor: b, outcome: "copied" });
+    }
+  };
+
+  it("json: each image (ORG/REPO:TAG) and its blobs, and a total that grows with each image's plan", () => {
+    const out = capture();
+    const p = mirrorProgress(createProgress("json", out.stream));
+    // The same blob in two images at once: counted in each, apart.
+    image(p, "quay.io/kolla/a:1", [blob(1, 100), blob(2, 50)]);
+    image(p, "quay.io/kolla/b:1", [blob(1, 100)]);
+    p.imageDone("quay.io/kolla/a:1", "copied");
+    p.imageDone("quay.io/kolla/b:1", "copied");
+    p.imageDone("quay.io/kolla/c:1", "failed");
+    p.finish();
+    const lines = out.text().trim().split("\n").map((l) => JSON.parse(l) as { event: string; id: string; label: string; total: number; bytes?: number });
+    const of = (id: string) => lines.filter((l) => l.id === id).map((l) => [l.event, l.label, l.total, l.bytes]);
+    assert.deepEqual(of("quay.io/kolla/a:1"), [["start", "kolla/a:1", 150, undefined], ["copied", "kolla/a:1", 150, 150]]);
+    assert.deepEqual(of("quay.io/kolla/b:1"), [["start", "kolla/b:1", 100, undefined], ["copied", "kolla/b:1", 100, 100]]);
+    assert.deepEqual(of("quay.io/kolla/c:1"), [["start", "kolla/c:1", 0, undefined], ["failed", "kolla/c:1", 0, 0]]);
+    assert.deepEqual(of(`quay.io/kolla/b:1 ${blob(1, 100).digest}`).map((l) => l[0]), ["start", "copied"]);
+    assert.deepEqual(of("total"), [["start", "total", 150, undefined], ["done", "total", 250, 250]]);
+    assert.equal(lines.at(-1)?.id, "total");
+  });
+
+  it("tty: long image labels keep their end and every line fits the terminal; the total bar grows", async () => {
+    const out = capture(true);
+    out.stream.columns = 80;
+    const progress = createProgress("tty", out.stream);
+    const p = mirrorProgress(progress);
+    image(p, "quay.io/kolla/nova-scheduler-long-name:2025.1", [blob(3, 4_000_000)]);
+    image(p, "quay.io/kolla/b:1", [blob(4, 2_000_000)]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    p.finish();
+    progress.stop();
+    const drawn = out.text().split(/\x1B\[\d*G|[\r\n]/).map((l) => l.replace(/\x1B\[[0-9;?]*[A-Za-z]/g, "")).filter((l) => l.trim() !== "");
+    for (const line of drawn) assert.ok(line.length <= 80, `${line.length} > 80: ${line}`);
+    assert.ok(drawn.some((l) => l.includes("…") && l.includes("2025.1")), drawn.join("\n"));
+    assert.ok(drawn.some((l) => /total +\[[^\]]+\] +100% 6\.00 MB\/6\.00 MB/.test(l)), drawn.join("\n"));
   });
 });

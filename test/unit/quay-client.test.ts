@@ -161,6 +161,15 @@ describe("tags", () => {
     assert.equal(await client({ token: "kolla-reader" }).hasTag("kolla", "gone", "latest"), false);
   });
 
+  test("a GET without the trailing slash: Quay's 308 to the slash form is followed, query kept", async () => {
+    const c = client();
+    const res = await c.http.request({ method: "GET", url: `${quay.url}/api/v1/repository/kolla/nova-api/tag?specificTag=latest&onlyActiveTags=true` });
+    assert.equal(res.status, 200);
+    assert.equal(res.url, `${quay.url}/api/v1/repository/kolla/nova-api/tag/?specificTag=latest&onlyActiveTags=true`);
+    const body = (await res.json()) as { tags: { name: string; manifest_digest: string }[] };
+    assert.deepEqual(body.tags.map((t) => [t.name, t.manifest_digest]), [["latest", DIGEST(100)]]);
+  });
+
   test("401 and 403 are errors that say which permission is missing and how to pass a token", async () => {
     const anonymous = await client().hasTag("kolla", "nova-hidden", "latest").catch((e: unknown) => e);
     assert.ok(anonymous instanceof QuayApiError, String(anonymous));

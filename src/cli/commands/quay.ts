@@ -6,6 +6,7 @@ import * as quayside from "../../index.js";
 import { QuaysideError, UsageError, type BulkInspectEntry, type MirrorEntry, type MirrorReport } from "../../index.js";
 import type { CliContext } from "../context.js";
 import { formatBytes, table } from "../output.js";
+import { chooseProgressMode, createProgress, mirrorProgress } from "../progress.js";
 import { renderSummary } from "./read.js";
 
 export interface DiscoveryCommandOptions {
@@ -92,25 +93,37 @@ export interface MirrorCommandOptions extends DiscoveryCommandOptions {
   dryRun?: boolean;
   imageJobs?: number;
   blobJobs?: number;
+  progress?: string;
 }
 
 /** `copy quay://... DEST`: plan, then copy what the destination lacks; a summary (or --json report); exit 1 if any image failed. */
 export async function mirror(ctx: CliContext, uri: string, destination: string, options: MirrorCommandOptions): Promise<void> {
   // A mirror keeps digests: a subset of platforms would be another image than the one Quay reported.
   if (ctx.options.platform !== undefined) throw new UsageError("--platform does not apply to a quay:// mirror (every image is copied whole, digests unchanged)");
-  const report: MirrorReport = await quayside.mirror(uri, destination, {
-    ...(await ctx.operation()),
-    discoverJobs: options.jobs,
-    shard: options.shard,
-    dryRun: options.dryRun,
-    imageJobs: options.imageJobs,
-    jobs: options.blobJobs,
-    onNote: note(ctx),
-    onImage: (entry: MirrorEntry) => {
-      if (entry.status === "copied") ctx.output.info(`copied ${entry.reference} -> ${entry.destination} (${formatBytes(entry.bytes)})`);
-      else if (entry.status === "failed") ctx.output.info(`failed ${entry.reference}`);
-    },
-  });
+  // Progress as a single copy shows it (--progress tty|plain|json|none), per image and overall; stdout keeps the result.
+  const mode = options.dryRun ? "none" : chooseProgressMode(options.progress, ctx.io.stderr, ctx.output.quiet);
+  const progress = createProgress(mode, ctx.io.stderr);
+  const images = mirrorProgress(progress);
+  let report: MirrorReport;
+  try {
+    report = await quayside.mirror(uri, destination, {
+      ...(await ctx.operation()),
+      discoverJobs: options.jobs,
+      shard: options.shard,
+      dryRun: options.dryRun,
+      imageJobs: options.imageJobs,
+      jobs: options.blobJobs,
+      onNote: note(ctx),
+      // No listener, no per-chunk counting on the hot path.
+      onEvent: mode !== "none" ? (reference, event) => images.event(reference, event) : undefined,
+      onImage: (entry: MirrorEntry) => {
+        if (entry.status === "copied" || entry.status === "failed") images.imageDone(entry.reference, entry.status);
+      },
+    });
+    images.finish();
+  } finally {
+    progress.stop();
+  }
   const { summary } = report;
   if (ctx.output.json) {
     ctx.output.result(report, () => []);
