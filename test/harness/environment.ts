@@ -16,7 +16,7 @@ export interface UserInfo {
 }
 
 /** The JSON-safe part of a running registry (no stop(), no token server object). */
-export type RegistryInfo = Pick<RunningRegistry, "mode" | "host" | "url" | "storageDir" | "deleteEnabled" | "catalogMaxEntries" | "logFile">;
+export type RegistryInfo = Pick<RunningRegistry, "mode" | "host" | "url" | "storageDir" | "deleteEnabled" | "catalogMaxEntries">;
 
 export interface TokenServerInfo {
   url: string;
@@ -73,7 +73,6 @@ const registryInfo = (r: RunningRegistry): RegistryInfo => ({
   storageDir: r.storageDir,
   deleteEnabled: r.deleteEnabled,
   catalogMaxEntries: r.catalogMaxEntries,
-  logFile: r.logFile,
 });
 
 const pagerInfo = (p: PagingProxy): PagerInfo => ({

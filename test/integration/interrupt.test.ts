@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
+import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 let env: TestEnvironment;
@@ -86,12 +87,19 @@ describe("an interrupted copy", () => {
 });
 
 describe("an interrupted copy into a registry", () => {
+  // Its own registry: the shared one's catalog is compared whole by other tests.
+  let destination: RunningRegistry;
+  before(async () => {
+    destination = await startRegistry({ mode: "anonymous" });
+  });
+  after(() => destination.stop());
+
   test("Ctrl-C: exit 130, every upload session cancelled (or refused by the registry), no tag", async () => {
     const repository = `interrupted/app-${process.pid}`;
-    const { code, stderr } = await interruptedCopy(`${env.anonymous.host}/${repository}:v1`, "SIGINT");
+    const { code, stderr } = await interruptedCopy(`${destination.host}/${repository}:v1`, "SIGINT");
     assert.equal(code, 130, stderr);
     assert.match(stderr, /^quayside: interrupted by SIGINT: copy stopped/m);
-    const stored = join(env.anonymous.storageDir, "docker", "registry", "v2", "repositories", repository);
+    const stored = join(destination.storageDir, "docker", "registry", "v2", "repositories", repository);
     assert.deepEqual(await filesUnder(join(stored, "_manifests", "tags")), []);
     // distribution keeps an open session as _uploads/<id>/{startedat,data}; a cancelled one is gone.
     // The one exception is the registry's: a session whose PUT was cut mid-body (the stalled blob)
@@ -99,7 +107,7 @@ describe("an interrupted copy into a registry", () => {
     // BLOB_UPLOAD_INVALID ("upload resumed at wrong offset") and keeps it until its upload purge.
     const uploads = join(stored, "_uploads");
     const open = (await filesUnder(uploads)).filter((f) => f.endsWith("startedat")).map((f) => dirname(f));
-    const log = await readFile(env.anonymous.logFile, "utf8");
+    const log = await readFile(destination.logFile, "utf8");
     for (const id of open) {
       const bytes = (await stat(join(uploads, id, "data")).catch(() => undefined))?.size ?? 0;
       assert.ok(bytes > 0, `upload session ${id} holds no bytes, yet it was not cancelled\n${stderr}`);
