@@ -8,7 +8,7 @@
  * - localhost:5000: a registry of this file's own (the CNCF distribution registry, plain HTTP),
  *   holding before every example team/app:1.0 (an OCI index: linux/amd64, linux/arm64/v8,
  *   linux/arm/v7) and team/tool:1.0 (one Docker schema 2 image, linux/amd64), and no other tag
- *   in those two repositories;
+ *   in those two repositories; it accepts Docker schema 1 pushes (the guide's signature example);
  * - registry.example.com: the shared TLS registry with basic auth ($REGISTRY_USER,
  *   $REGISTRY_PASSWORD; its CA in the file $REGISTRY_CA), holding test/multi:v1;
  * - quay.example.com (and https://quay.example.com): a Quay (the fixture: REST API v1 and /v2/)
@@ -44,7 +44,7 @@ before(async () => {
   env = await getTestEnvironment();
   workDir = await mkdtemp(join(tmpdir(), "quayside-guide-"));
   binDir = await quaysideBinDir(workDir);
-  registry = await startRegistry({ mode: "anonymous" });
+  registry = await startRegistry({ mode: "anonymous", schema1: {} });
   await seedGuideRegistry();
   quay = await QuayFixture.start({ backend: registry.url, backendPrefix: "quay", users: [{ token: QUAY_TOKEN, name: "admin", grants: { kolla: "admin" } }] });
   const { multi, docker } = env.anonymous.seeded;
