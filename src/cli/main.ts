@@ -198,8 +198,9 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
   program
     .command("delete")
     .description("delete the manifest REF names (by tag: every tag on that manifest goes with it)")
+    .option("--layers", "also delete what it references, after it: an index's image manifests, every config and layer blob (an image sharing one of them breaks)")
     .argument("<ref>")
-    .action(action((ctx, ref) => write.deleteImage(ctx, ref as string)));
+    .action(action((ctx, ref) => write.deleteImage(ctx, ref as string, { layers: (ctx.options as { layers?: boolean }).layers === true })));
 
   program
     .command("untag")

@@ -170,6 +170,22 @@ describe("tags and deletes", () => {
     assert.equal((await runCli(["untag", at("cli/tags:a")])).code, 3);
   });
 
+  test("delete --layers also deletes the config and layer blobs, and says how many", async () => {
+    const single = env.anonymous.seeded.single;
+    const image = single.manifests[0];
+    assert.ok(image);
+    assert.equal((await runCli(["copy", single.reference, at("cli/delete-layers:a"), "--progress", "none"])).code, 0);
+    const deleted = await runCli(["--json", "delete", "--layers", at("cli/delete-layers:a")]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const report = JSON.parse(deleted.out) as { deleted: string; blobs: string[]; manifests: string[] };
+    assert.equal(report.deleted, single.digest);
+    const referenced = [image.config.digest, ...image.layers.map((l) => l.digest)].sort();
+    assert.deepEqual([...report.blobs].sort(), referenced);
+    for (const digest of referenced) assert.equal((await runCli(["blob", "size", at(`cli/delete-layers@${digest}`)])).code, 3, `${digest} is gone`);
+    // The source repository keeps its blobs.
+    assert.equal((await runCli(["check", single.reference])).code, 0);
+  });
+
   test("tag into another repository carries the blobs along", async () => {
     const single = env.anonymous.seeded.single;
     assert.equal((await runCli(["copy", single.reference, at("cli/retag:a"), "--progress", "none"])).code, 0);

@@ -49,13 +49,15 @@ export async function tag(ctx: CliContext, location: string, newTag: string): Pr
   ctx.output.result(result, (r) => `${r.tagged} -> ${r.digest}`);
 }
 
-export async function deleteImage(ctx: CliContext, reference: string): Promise<void> {
-  const { deleted, reference: ref, byTag } = await quayside.deleteImage(reference, { ...(await ctx.operation()) });
-  ctx.output.result({ deleted, reference: ref }, (r) =>
-    byTag
+export async function deleteImage(ctx: CliContext, reference: string, options: { layers?: boolean } = {}): Promise<void> {
+  const { deleted, reference: ref, byTag, manifests, blobs } = await quayside.deleteImage(reference, { ...(await ctx.operation()), layers: options.layers });
+  const content = options.layers ? { manifests: manifests ?? [], blobs: blobs ?? [] } : {};
+  ctx.output.result({ deleted, reference: ref, ...content }, (r) => [
+    ...(byTag
       ? [`deleted ${r.deleted}, which ${r.reference} pointed at`, "note: every other tag on that manifest is gone too; use `quayside untag` to remove a single tag"]
-      : `deleted ${r.deleted} (and every tag that pointed at it)`,
-  );
+      : [`deleted ${r.deleted} (and every tag that pointed at it)`]),
+    ...(r.manifests !== undefined ? [`  and ${r.manifests.length} image manifest(s) of the index, ${r.blobs?.length ?? 0} blob(s)`] : []),
+  ]);
 }
 
 export async function untag(ctx: CliContext, reference: string): Promise<void> {
