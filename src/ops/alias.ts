@@ -86,7 +86,11 @@ export function setAlias(repository: string, alias: string, ...rest: unknown[]):
   const { registry, repository: name } = parseRepository(repository);
   requireTag(alias, `${registry}/${name}`);
   if (digests.length === 0) throw new UsageError(`alias ${registry}/${name}:${alias}: give at least one blob digest`);
-  for (const digest of digests) parseDigest(digest);
+  for (const digest of digests) {
+    // dxf's set-alias hashes file names it is given; here the blobs are pushed first.
+    if (!digest.includes(":")) throw new UsageError(`alias ${registry}/${name}:${alias}: ${JSON.stringify(digest.slice(0, 100))} is not a blob digest; push a file first (quayside blob put ${registry}/${name} FILE prints its digest)`);
+    parseDigest(digest);
+  }
   return withPool(options, async (pool) => {
     const client = pool.client(registry);
     const blobs: BlobInfo[] = digests.map((digest) => ({ digest, size: -1 }));

@@ -321,6 +321,10 @@ describe("the CLI", () => {
     const invalid = await runCli(["alias", "set", repo, "pair", "sha256:abc"]);
     assert.equal(invalid.code, 2, invalid.stderr);
     assert.equal(invalid.stderr.split("\n").filter(Boolean).length, 1, "one line");
+    // dxf's set-alias takes file names too; quayside says how to get a digest for one.
+    const fileName = await runCli(["alias", "set", repo, "pair", "./layer.tar"]);
+    assert.equal(fileName.code, 2, fileName.stderr);
+    assert.match(fileName.stderr, /"\.\/layer\.tar" is not a blob digest; push a file first \(quayside blob put .*dxf\/cli FILE prints its digest\)/);
 
     const deleted = await runCli(["alias", "delete", repo, "pair"]);
     assert.equal(deleted.code, 0, deleted.stderr);
