@@ -265,3 +265,29 @@ class LineProgress implements ProgressReporter {
     this.stderr.write(`${event.event} ${event.label} (${size}${event.ms !== undefined ? `, ${event.ms} ms` : ""})\n`);
   }
 }
+
+/**
+ * One download's bar (blob get): on a terminal by default, silent in scripts unless `--progress`
+ * says otherwise. `run` gets the callback to report bytes with; the bar ends when it resolves.
+ */
+export async function withDownloadBar<T>(
+  requested: string | undefined,
+  stderr: Writable & { isTTY?: boolean },
+  quiet: boolean,
+  label: string,
+  run: (onProgress: (bytes: number, total: number) => void) => Promise<T>,
+): Promise<T> {
+  const progress = createProgress(chooseProgressMode(requested ?? (stderr.isTTY ? "tty" : "none"), stderr, quiet), stderr);
+  let started = false;
+  try {
+    const result = await run((bytes, total) => {
+      if (!started) progress.start("blob", label, total);
+      started = true;
+      progress.update("blob", bytes);
+    });
+    progress.done("blob");
+    return result;
+  } finally {
+    progress.stop();
+  }
+}

@@ -6,7 +6,7 @@
 import * as quayside from "../../index.js";
 import type { BlobInfo, PlatformMap } from "../../index.js";
 import type { CliContext } from "../context.js";
-import { chooseProgressMode, createProgress } from "../progress.js";
+import { withDownloadBar } from "../progress.js";
 
 /**
  * `alias set REPO ALIAS DIGEST...`: the manifest's exact bytes on stdout, no newline added (as `dxf
@@ -54,23 +54,10 @@ export async function list(ctx: CliContext, repository: string, options: { pageS
 
 /** `blob get REPO NAME...`: the blobs of digests and @ALIAS names, concatenated, to stdout or -o FILE (a bar on a terminal, as `blob get`). */
 export async function blobGetNames(ctx: CliContext, repository: string, names: readonly string[], options: { output?: string; progress?: string }): Promise<void> {
-  const progress = createProgress(chooseProgressMode(options.progress ?? (ctx.io.stderr.isTTY ? "tty" : "none"), ctx.io.stderr, ctx.output.quiet), ctx.io.stderr);
-  let started = false;
-  try {
-    const result = await quayside.pullBlobs(repository, names, options.output ?? ctx.io.stdout, {
-      ...(await ctx.operation()),
-      platform: ctx.options.platform,
-      onProgress: (bytes, total) => {
-        if (!started) progress.start("blob", names.join(" ").slice(0, 40), total);
-        started = true;
-        progress.update("blob", bytes);
-      },
-    });
-    progress.done("blob");
-    if (result.path !== undefined && ctx.output.json) ctx.output.result(result, () => []);
-  } finally {
-    progress.stop();
-  }
+  const result = await withDownloadBar(options.progress, ctx.io.stderr, ctx.output.quiet, names.join(" ").slice(0, 40), async (onProgress) =>
+    quayside.pullBlobs(repository, names, options.output ?? ctx.io.stdout, { ...(await ctx.operation()), platform: ctx.options.platform, onProgress }),
+  );
+  if (result.path !== undefined && ctx.output.json) ctx.output.result(result, () => []);
 }
 
 /** `blob size REPO NAME...`: one line per name, as `dxf blob-size`: a size, an alias's total, or a JSON object of totals per platform. */

@@ -3,7 +3,7 @@ import * as quayside from "../../index.js";
 import type { InspectSummary } from "../../index.js";
 import type { CliContext } from "../context.js";
 import { formatBytes, table } from "../output.js";
-import { chooseProgressMode, createProgress } from "../progress.js";
+import { withDownloadBar } from "../progress.js";
 
 export async function ping(ctx: CliContext, registry: string): Promise<void> {
   const result = await quayside.ping(registry, { ...(await ctx.operation()) });
@@ -102,24 +102,11 @@ function describeSchema1Signature(signature: Extract<InspectSummary, { kind: "sc
 }
 
 export async function blobGet(ctx: CliContext, reference: string, options: { output?: string; progress?: string }): Promise<void> {
-  // A single download shows a bar on a terminal and stays silent in scripts unless --progress says otherwise.
-  const progress = createProgress(chooseProgressMode(options.progress ?? (ctx.io.stderr.isTTY ? "tty" : "none"), ctx.io.stderr, ctx.output.quiet), ctx.io.stderr);
   const label = reference.split("@").pop()?.slice(0, 19) ?? "blob";
-  let started = false;
-  try {
-    const result = await quayside.pullBlob(reference, options.output ?? ctx.io.stdout, {
-      ...(await ctx.operation()),
-      onProgress: (bytes, total) => {
-        if (!started) progress.start("blob", label, total);
-        started = true;
-        progress.update("blob", bytes);
-      },
-    });
-    progress.done("blob");
-    if (result.path !== undefined && ctx.output.json) ctx.output.result(result, () => []);
-  } finally {
-    progress.stop();
-  }
+  const result = await withDownloadBar(options.progress, ctx.io.stderr, ctx.output.quiet, label, async (onProgress) =>
+    quayside.pullBlob(reference, options.output ?? ctx.io.stdout, { ...(await ctx.operation()), onProgress }),
+  );
+  if (result.path !== undefined && ctx.output.json) ctx.output.result(result, () => []);
 }
 
 export async function blobSize(ctx: CliContext, reference: string): Promise<void> {
