@@ -46,6 +46,9 @@ const AFTER: Record<string, string> = {
   "quay delete-tag": "the tag may or may not be gone: check with quayside quay tags, then run it again",
   "quay set-tag": "the tag was moved or it was not: run it again",
   "quay delete-repo": "the repository may or may not be gone: run it again (one already gone is not an error)",
+  "alias set": "the alias's manifest is written whole or not at all: check with quayside alias get, then run it again",
+  "alias delete": "the alias may or may not be gone: check with quayside alias list, then run it again",
+  "index merge": "the destination's tag is moved last, so it still names the old list, or the whole merge; children already copied stay; run it again",
 };
 
 export function interruptedMessage(command: string, reason: Interrupted): string {

@@ -30,5 +30,10 @@ describe("interrupts", () => {
       "interrupted by SIGINT: copy stopped; nothing was tagged, temporary files were removed and open uploads cancelled; run it again to finish (what arrived is kept and skipped)",
     );
     assert.match(interruptedMessage("inspect", new Interrupted("SIGTERM")), /^interrupted by SIGTERM: inspect stopped; nothing was changed$/);
+    // Commands that change a registry never claim that nothing was changed.
+    for (const command of ["alias set", "alias delete", "index merge", "delete", "untag", "tag", "blob put", "quay set-tag"]) {
+      assert.doesNotMatch(interruptedMessage(command, new Interrupted("SIGINT")), /nothing was changed/, command);
+    }
+    assert.match(interruptedMessage("index merge", new Interrupted("SIGINT")), /tag is moved last/);
   });
 });
