@@ -24,9 +24,10 @@ export function splitRepositoryName(name: string): RepositoryName {
 }
 
 /**
- * Which catalog entries to keep. A pattern is a RegExp or its source text, tested anywhere in the
- * text (anchor it with ^...$ for a whole match): `namespace` against the namespace,
- * `repository` against the name after the namespace ("app" of "team/app").
+ * Which catalog entries to keep: `namespace` tested against the namespace, `repository` against
+ * the name after it ("app" of "team/app"). A pattern given as text matches from the start of the
+ * name, as dreg-client's filters do (Python's re.match: "nova" keeps "nova-api", not
+ * "openstack-nova"); a RegExp is used as it is (anchor it yourself, or not).
  */
 export interface CatalogFilter {
   namespace?: RegExp | string | undefined;
@@ -36,7 +37,7 @@ export interface CatalogFilter {
 function pattern(value: RegExp | string | undefined, what: string): RegExp | undefined {
   if (value === undefined || value instanceof RegExp) return value;
   try {
-    return new RegExp(value);
+    return new RegExp(`^(?:${value})`);
   } catch (err) {
     throw new UsageError(`invalid ${what} pattern ${JSON.stringify(value)}: ${(err as Error).message}`);
   }

@@ -79,6 +79,10 @@ describe("catalog: namespaces and filters", () => {
     // A global RegExp is tested from the start for every name (no lastIndex carried over).
     assert.deepEqual(filterCatalog(["a/web", "b/web", "c/api"], { repository: /w/g }).map((n) => n.name), ["a/web", "b/web"]);
     assert.throws(() => filterCatalog(names, { namespace: "(" }), UsageError);
+    // Text patterns match from the start, as Python's re.match in dreg-client; a RegExp as given.
+    assert.deepEqual(filterCatalog(["k/nova-api", "k/openstack-nova"], { repository: "nova" }).map((n) => n.name), ["k/nova-api"]);
+    assert.deepEqual(filterCatalog(["k/nova-api", "k/openstack-nova"], { repository: /nova/ }).map((n) => n.name), ["k/nova-api", "k/openstack-nova"]);
+    assert.deepEqual(filterCatalog(["k/a", "k/b"], { repository: "a|b" }).map((n) => n.name), ["k/a", "k/b"]);
   });
 
   it("Registry.repository: ns/repo or (repo, ns); both at once is a UsageError", () => {
