@@ -27,7 +27,7 @@ export interface MergedIndex {
   fromSource: Descriptor[];
   /** The destination's entries whose platform the source lacks, in its order (after the source's). */
   fromDestination: Descriptor[];
-  /** The destination's entries left out: the source has their platform. */
+  /** The destination's entries left out: the source has their platform with another manifest. */
   replaced: Descriptor[];
 }
 
@@ -54,6 +54,7 @@ type JsonObject = Record<string, unknown>;
 export function mergeIndexes(source: IndexManifest, destination: IndexManifest | undefined, options: { match?: PlatformMatch | undefined; where?: string | undefined } = {}): MergedIndex {
   const match = options.match ?? "platform";
   const inSource = new Set(source.manifests.map((d) => platformKey(d.platform, match)));
+  const sourceDigests = new Set(source.manifests.map((d) => d.digest));
   const fromDestination: Descriptor[] = [];
   const replaced: Descriptor[] = [];
   const keptJson: unknown[] = [];
@@ -61,7 +62,8 @@ export function mergeIndexes(source: IndexManifest, destination: IndexManifest |
     const rawEntries = entriesOf(destination.bytes);
     destination.manifests.forEach((entry, i) => {
       if (inSource.has(platformKey(entry.platform, match))) {
-        replaced.push(entry);
+        // The source's own entry (a merge run again) is kept, not replaced.
+        if (!sourceDigests.has(entry.digest)) replaced.push(entry);
         return;
       }
       if (source.kind === "docker-list" && !DOCKER_LIST_CHILDREN.has(normalizeMediaType(entry.mediaType))) {

@@ -161,6 +161,8 @@ describe("mergeInStores between MemoryStores", () => {
     const again = await mergeInStores({ store: from, name: "v1", display: "src" }, { store: to, name: "v1", tag: "v1", display: "dst" });
     assert.equal(again.unchanged, true);
     assert.deepEqual(ops(to.calls), []);
+    // The source's own entries, already in the destination, are not "replaced".
+    assert.deepEqual(again.replaced, []);
   });
 
   it("no destination yet: the source's list, same digest; a single image at the destination: a ManifestTypeError", async () => {
