@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ensureSystemTools, ROOT } from "./lib/bootstrap.mjs";
+import { ensureSystemTools, ROOT, TEST_TOOLS } from "./lib/bootstrap.mjs";
 
 const BUILD = join(ROOT, "build");
 const RUN_LIMIT_MS = 30 * 60 * 1000;
@@ -61,8 +61,10 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 }
 
 const env = { ...process.env };
+// Unit tests need python3 only; integration tests the registry, skopeo and the rest too.
+if (integration.length === 0) ensureSystemTools(TEST_TOOLS.filter((tool) => tool.bin === "python3"));
 if (integration.length > 0) {
-  ensureSystemTools();
+  ensureSystemTools(TEST_TOOLS);
   const started = Date.now();
   const harness = pathToFileURL(join(BUILD, "test", "harness", "environment.js")).href;
   const { startTestEnvironment } = await import(harness);

@@ -1,5 +1,5 @@
 // What the demo and the test runner need before any TypeScript runs: npm packages, a build,
-// and the Debian tools the real-server harness drives (docker-registry, skopeo, htpasswd, openssl, umoci).
+// and the Debian tools the real-server harness drives (docker-registry, skopeo, htpasswd, openssl, umoci; python3 for the tests).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +15,9 @@ export const SYSTEM_TOOLS = [
   { bin: "openssl", pkg: "openssl" },
   { bin: "umoci", pkg: "umoci" },
 ];
+
+/** What the tests need besides: python-dxf's alias manifests are judged by Python's json.dumps (test/unit/alias-manifest.test.ts). */
+export const TEST_TOOLS = [...SYSTEM_TOOLS, { bin: "python3", pkg: "python3" }];
 
 function onPath(bin) {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
