@@ -203,12 +203,22 @@ export class PlatformNotFoundError extends QuaysideError {
   }
 }
 
-/** The server sent a manifest of another media type than the one explicitly asked for. */
+/**
+ * The server sent a manifest of another media type than the one explicitly asked for: there is
+ * no manifest of that type to be had (a not-found, as ManifestTypeError one layer up).
+ */
 export class UnexpectedMediaTypeError extends QuaysideError {
-  constructor(readonly expected: readonly string[], readonly actual: string) {
-    super("UNEXPECTED_MEDIA_TYPE", `expected media type ${expected.join(" or ")}, server sent ${actual ? quoted(actual) : "(none)"}`, {
-      category: "protocol",
-    });
+  constructor(
+    readonly expected: readonly string[],
+    readonly actual: string,
+    /** The manifest asked for, for the message: "repo:tag". */
+    readonly image?: string,
+  ) {
+    super(
+      "UNEXPECTED_MEDIA_TYPE",
+      `${image !== undefined ? `${bounded(image, 160)}: ` : ""}expected media type ${bounded(expected.join(" or "), 240)}, the registry sent ${actual ? quoted(actual) : "(none)"}; ask for that type, or for none to take what is there`,
+      { category: "not-found" },
+    );
   }
 }
 

@@ -39,7 +39,7 @@ export async function getManifest(session: RegistrySession, repository: string, 
   const contentType = mediaTypeOf(response.header("content-type"));
   const manifest = parseManifest(bytes, contentType !== undefined && isManifestMediaType(contentType) ? contentType : undefined);
   if (options.accept !== undefined && !options.accept.includes(manifest.mediaType)) {
-    throw new UnexpectedMediaTypeError(options.accept, manifest.mediaType);
+    throw new UnexpectedMediaTypeError(options.accept, manifest.mediaType, `${repository}:${reference}`);
   }
   verifyManifestDigest(manifest, response.header("docker-content-digest"), reference, `${repository}:${reference}`);
   return manifest;
@@ -64,7 +64,7 @@ export async function getManifestPreferring(session: RegistrySession, repository
     }
   }
   if (served.length === 0 && notFound !== undefined) throw notFound;
-  throw new UnexpectedMediaTypeError(preference, served.join(", "));
+  throw new UnexpectedMediaTypeError(preference, served.join(", "), `${repository}:${reference}`);
 }
 
 /** HEAD a manifest: its descriptor (digest, media type, size) without the body. */

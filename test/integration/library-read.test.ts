@@ -144,6 +144,9 @@ describe("manifest media type negotiation", () => {
     await rejectsWith(client.getManifest(seeded.repository, seeded.tag, { accept: [MediaType.OciManifest] }), (err) => {
       assert.ok(err instanceof UnexpectedMediaTypeError);
       assert.equal(err.actual, MediaType.DockerManifestV1Signed);
+      // Named, and the same category (exit code) as ManifestTypeError, its ops-level form.
+      assert.ok(err.message.startsWith(`${seeded.repository}:${seeded.tag}: expected media type`), err.message);
+      assert.equal(err.category, "not-found");
     });
     const exact = await client.getManifest(seeded.repository, seeded.tag, { accept: [MediaType.DockerManifestV2] });
     assert.equal(exact.kind, "docker-v2");
