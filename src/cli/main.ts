@@ -240,18 +240,18 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .addHelpText("after", "\nA multi-arch alias (an index) prints one JSON object keyed by platform (os/arch[/variant]); --platform picks one.");
   alias
     .command("set")
-    .description("name the blobs DIGEST... ALIAS in REPO: writes and prints a schema-2 manifest, config = the first blob (as `dxf set-alias`)")
+    .description("name the blobs DIGEST... ALIAS in REPO: writes and prints a schema-2 manifest, config = the first blob (as `dxf set-alias`; a path, with a /, stands for its file's digest)")
     .argument("<repo>")
     .argument("<alias>")
     .argument("<digest...>")
     .action(action((ctx, repo, name, ...digests) => aliases.set(ctx, repo as string, name as string, digests)));
   alias
     .command("get")
-    .description("print the blob digests ALIAS names, one per line (as `dxf get-alias`)")
+    .description("print the blob digests each ALIAS names, one per line (as `dxf get-alias`)")
     .argument("<repo>")
-    .argument("<alias>")
+    .argument("<alias...>")
     .option("--sizes", "each blob's size after its digest")
-    .action(action((ctx, repo, name) => aliases.get(ctx, repo as string, name as string, { sizes: (ctx.options as { sizes?: boolean }).sizes === true })));
+    .action(action((ctx, repo, ...names) => aliases.get(ctx, repo as string, names, { sizes: (ctx.options as { sizes?: boolean }).sizes === true })));
   alias
     .command("digest")
     .description("print the config digest of ALIAS: its first blob, or an image's ID (as `dxf get-digest`)")
@@ -260,10 +260,10 @@ export function buildProgram(io: CliIo, run: (command: string, action: (ctx: Cli
     .action(action((ctx, repo, name) => aliases.digest(ctx, repo as string, name as string)));
   alias
     .command("delete")
-    .description("delete ALIAS's manifest (by digest: EVERY tag on it goes too; the blobs stay) and print what it pointed to (as `dxf del-alias`)")
+    .description("delete each ALIAS's manifest (by digest: EVERY tag on it goes too; the blobs stay) and print what it pointed to (as `dxf del-alias`)")
     .argument("<repo>")
-    .argument("<alias>")
-    .action(action((ctx, repo, name) => aliases.remove(ctx, repo as string, name as string)));
+    .argument("<alias...>")
+    .action(action((ctx, repo, ...names) => aliases.remove(ctx, repo as string, names)));
   alias
     .command("list")
     .description("list every alias (tag) of REPO, every page (as `dxf list-aliases`)")

@@ -82,7 +82,7 @@ export function pushBlob(repository: string, content: string | Uint8Array | Read
     let digest = options.digest;
     let size: number | undefined = content instanceof Uint8Array ? content.length : undefined;
     if (typeof content === "string") {
-      size = (await stat(content)).size;
+      size = (await stat(content).catch((err: unknown) => Promise.reject(unreadable(content, err)))).size;
       digest ??= await hashFile(content);
     }
     const source = typeof content === "string" ? createReadStream(content) : content;
@@ -179,8 +179,19 @@ export function hashBytes(bytes: Uint8Array | string): string {
 /** The sha256 digest of a file ("sha256:<hex>"), read once as a stream (python-dxf's hash_file). */
 export async function hashFile(path: string): Promise<string> {
   const hasher = new DigestHasher();
-  for await (const chunk of createReadStream(path)) hasher.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path)) hasher.update(chunk as Buffer);
+  } catch (err) {
+    throw unreadable(path, err);
+  }
   return hasher.digest();
+}
+
+/** A file the user named that cannot be read: their input, said in one line (exit 2). */
+function unreadable(path: string, err: unknown): UsageError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory, not a file" : code === "EACCES" ? "permission denied" : err instanceof Error ? err.message : String(err);
+  return new UsageError(`cannot read ${JSON.stringify(path.slice(0, 200))}: ${why}`);
 }
 
 /** hashFile's earlier name, kept. */

@@ -321,14 +321,25 @@ describe("the CLI", () => {
     const invalid = await runCli(["alias", "set", repo, "pair", "sha256:abc"]);
     assert.equal(invalid.code, 2, invalid.stderr);
     assert.equal(invalid.stderr.split("\n").filter(Boolean).length, 1, "one line");
-    // dxf's set-alias takes file names too; quayside says how to get a digest for one.
-    const fileName = await runCli(["alias", "set", repo, "pair", "./layer.tar"]);
-    assert.equal(fileName.code, 2, fileName.stderr);
-    assert.match(fileName.stderr, /"\.\/layer\.tar" is not a blob digest; push a file first \(quayside blob put .*dxf\/cli FILE prints its digest\)/);
+    // As dxf's set-alias: an argument with a path separator is a file, named by its digest.
+    const second = join(workDir, "second-blob.bin");
+    await writeFile(second, blobs[1]?.content ?? Buffer.alloc(0));
+    const byPath = await runCli(["alias", "set", repo, "by-path", second, digests[0] as string]);
+    assert.equal(byPath.code, 0, byPath.stderr);
+    // get and delete take several aliases, one after the other, as dxf's get-alias and del-alias.
+    const both = await runCli(["alias", "get", repo, "pair", "by-path"]);
+    assert.equal(both.code, 0, both.stderr);
+    assert.deepEqual(both.out.trim().split("\n"), [...digests, digests[1], digests[0]]);
+    const missingFile = await runCli(["alias", "set", repo, "pair", "./layer.tar"]);
+    assert.equal(missingFile.code, 2, missingFile.stderr);
+    assert.match(missingFile.stderr, /^quayside: cannot read "\.\/layer\.tar": no such file$/m);
+    const notADigest = await runCli(["alias", "set", repo, "pair", "layer"]);
+    assert.equal(notADigest.code, 2, notADigest.stderr);
+    assert.match(notADigest.stderr, /"layer" is not a blob digest; push a file first \(quayside blob put .*dxf\/cli FILE prints its digest\)/);
 
-    const deleted = await runCli(["alias", "delete", repo, "pair"]);
+    const deleted = await runCli(["alias", "delete", repo, "pair", "by-path"]);
     assert.equal(deleted.code, 0, deleted.stderr);
-    assert.deepEqual(deleted.out.trim().split("\n"), digests);
+    assert.deepEqual(deleted.out.trim().split("\n"), [...digests, digests[1], digests[0]]);
     assert.match(deleted.stderr, /every tag on it is gone/);
     assert.equal((await runCli(["alias", "list", repo])).out, "");
   });

@@ -5,6 +5,7 @@
  */
 import * as quayside from "../../index.js";
 import type { BlobInfo, PlatformMap } from "../../index.js";
+import { sep } from "node:path";
 import type { CliContext } from "../context.js";
 import { withDownloadBar } from "../progress.js";
 
@@ -13,17 +14,27 @@ import { withDownloadBar } from "../progress.js";
  * set-alias` writes them: their sha256 is the manifest digest), and that digest on stderr.
  */
 export async function set(ctx: CliContext, repository: string, alias: string, digests: readonly string[]): Promise<void> {
-  const result = await quayside.setAlias(repository, alias, digests, { ...(await ctx.operation()) });
+  // As dxf's set-alias: an argument with a path separator is a file, named by its digest (push it first).
+  const named = await Promise.all(digests.map((d) => (d.includes(sep) ? quayside.hashFile(d) : d)));
+  const result = await quayside.setAlias(repository, alias, named, { ...(await ctx.operation()) });
   ctx.output.info(`${result.repository}:${result.alias} -> ${result.digest} (${result.blobs.length} blob${result.blobs.length === 1 ? "" : "s"})`);
   if (ctx.output.json) ctx.output.result(result, () => []);
   else ctx.output.raw(new TextEncoder().encode(result.manifest));
 }
 
-/** `alias get REPO ALIAS`: one digest per line (--sizes: "DIGEST SIZE"); a multi-arch alias as one JSON object keyed by platform. */
-export async function get(ctx: CliContext, repository: string, alias: string, options: { sizes?: boolean }): Promise<void> {
-  const found = await quayside.getAlias(repository, alias, { ...(await ctx.operation()), sizes: options.sizes === true, platform: ctx.options.platform });
-  const json = Array.isArray(found) ? { repository, alias, blobs: found } : { repository, alias, platforms: found };
-  ctx.output.result(json, () => (Array.isArray(found) ? found.map(blobLine) : sortedJson(found)));
+/**
+ * `alias get REPO ALIAS...`: each alias's digests, one per line, one alias after another (--sizes:
+ * "DIGEST SIZE"); a multi-arch alias as one JSON object keyed by platform. JSON: one object per alias.
+ */
+export async function get(ctx: CliContext, repository: string, aliases: readonly string[], options: { sizes?: boolean }): Promise<void> {
+  const operation = { ...(await ctx.operation()), sizes: options.sizes === true, platform: ctx.options.platform };
+  const found: { repository: string; alias: string; blobs?: (string | BlobInfo)[]; platforms?: PlatformMap<unknown> }[] = [];
+  for (const alias of aliases) {
+    const got = await quayside.getAlias(repository, alias, operation);
+    found.push(Array.isArray(got) ? { repository, alias, blobs: got } : { repository, alias, platforms: got });
+  }
+  const lines = found.flatMap((f) => (f.blobs !== undefined ? f.blobs.map(blobLine) : [sortedJson(f.platforms ?? {})]));
+  ctx.output.result(found.length === 1 ? found[0] : found, () => lines);
 }
 
 /** `alias digest REPO ALIAS`: the config digest (image ID); per platform for a multi-arch alias. */
@@ -33,11 +44,17 @@ export async function digest(ctx: CliContext, repository: string, alias: string)
   ctx.output.result(json, () => (typeof found === "string" ? found : sortedJson(found)));
 }
 
-/** `alias delete REPO ALIAS`: the digests it pointed to on stdout; that every tag on the manifest went too, on stderr. */
-export async function remove(ctx: CliContext, repository: string, alias: string): Promise<void> {
-  const result = await quayside.deleteAlias(repository, alias, { ...(await ctx.operation()) });
-  ctx.output.info(`note: ${result.note}`);
-  ctx.output.result(result, (r) => (Array.isArray(r.digests) ? r.digests : sortedJson(r.digests)));
+/** `alias delete REPO ALIAS...`: the digests each pointed to on stdout; that every tag on the manifest went too, on stderr. */
+export async function remove(ctx: CliContext, repository: string, aliases: readonly string[]): Promise<void> {
+  const operation = { ...(await ctx.operation()) };
+  const results: Awaited<ReturnType<typeof quayside.deleteAlias>>[] = [];
+  for (const alias of aliases) {
+    const result = await quayside.deleteAlias(repository, alias, operation);
+    if (results.length === 0) ctx.output.info(`note: ${result.note}`);
+    results.push(result);
+  }
+  const lines = results.flatMap((r) => (Array.isArray(r.digests) ? r.digests : [sortedJson(r.digests)]));
+  ctx.output.result(results.length === 1 ? results[0] : results, () => lines);
 }
 
 /** `alias list REPO`: one alias per line, every page. */
