@@ -12,9 +12,8 @@ import { closeServer, listenLoopback, sendJson } from "./http-util.js";
  * matching requests or at a rate drawn from a seeded generator (the same seed, the same choices for
  * the same sequence of requests). Everything else is forwarded unchanged, Host header included, so
  * upload Locations the registry builds point back through the proxy. Usable on either side of a copy.
- *
- * Alongside test/harness/corrupting-front.ts (wt-a), whose complete-but-wrong answers are the
- * "truncate" and "flip" faults here.
+ * "truncate", "flip" and "extra" are complete answers served wrong (their Content-Length says what
+ * is sent), as a broken cache or CDN serves them: not a dropped connection, which a client resumes.
  */
 
 export type Fault =
@@ -24,6 +23,8 @@ export type Fault =
   | { kind: "truncate"; keep?: number }
   /** The answer with one byte flipped (at `at`, default the middle), its length unchanged. */
   | { kind: "flip"; at?: number }
+  /** The answer with bytes added at its end (default "extra bytes"), its Content-Length saying so. */
+  | { kind: "extra"; bytes?: string }
   /** Answer this status (5xx, 429) without asking the registry; `retryAfter` in seconds, or an HTTP date. */
   | { kind: "status"; status: number; retryAfter?: number | string }
   /** Stop: never answer ("headers"), or stop sending after `afterBytes` of the answer's body ("body"). */
@@ -185,11 +186,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     switch (fault.kind) {
       case "truncate":
-      case "flip": {
+      case "flip":
+      case "extra": {
         const body = await readBody(up);
         let served: Buffer;
         if (fault.kind === "truncate") {
           served = body.subarray(0, fault.keep ?? Math.floor(body.length / 2));
+        } else if (fault.kind === "extra") {
+          served = Buffer.concat([body, Buffer.from(fault.bytes ?? "extra bytes")]);
         } else {
           served = Buffer.from(body);
           const at = Math.min(fault.at ?? Math.floor(body.length / 2), body.length - 1);

@@ -19,17 +19,19 @@ import { DockerArchiveStore } from "../../src/store/docker-archive.js";
 import { OciLayoutStore } from "../../src/store/oci-layout.js";
 import { RegistryStore } from "../../src/store/registry-store.js";
 import type { Store } from "../../src/store/store.js";
-import { startCorruptingFront, type Corruption, type CorruptingFront } from "../harness/corrupting-front.js";
+import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 import { runCli } from "./helpers.js";
 
 const RUNS = 10;
+/** Complete answers served wrong: cut short by a byte, a byte flipped, bytes added. */
+type Corruption = "truncate" | "flip" | "extra";
 const CORRUPTIONS: readonly Corruption[] = ["truncate", "flip", "extra"];
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 let env: TestEnvironment;
-let front: CorruptingFront;
+let front: FaultProxy;
 let target: RunningRegistry;
 let work: string;
 const clients: RegistryClient[] = [];
@@ -38,7 +40,7 @@ const onUncaught = (err: unknown): void => void uncaught.push(err);
 
 before(async () => {
   env = await getTestEnvironment();
-  [front, target] = await Promise.all([startCorruptingFront(env.anonymous.url), startRegistry({ mode: "anonymous" })]);
+  [front, target] = await Promise.all([startFaultProxy({ upstream: env.anonymous.url }), startRegistry({ mode: "anonymous" })]);
   work = await mkdtemp(join(tmpdir(), "quayside-bad-blob-"));
   process.on("uncaughtException", onUncaught);
   process.on("unhandledRejection", onUncaught);
@@ -55,6 +57,12 @@ const single = () => env.anonymous.seeded.single;
 /** The blob served wrong: the first layer of test/single (a few hundred bytes). */
 const badBlob = () => single().manifests[0]?.layers[0] ?? assert.fail("test/single has no layer");
 const sourceLocation = () => `docker://${front.host}/${single().repository}`;
+
+/** Serve this blob wrong from now on (undefined: serve it right again). */
+function corrupt(blob: { digest: string; size: number }, how: Corruption | undefined): void {
+  const fault = how === "truncate" ? { kind: how, keep: blob.size - 1 } : how === undefined ? undefined : { kind: how };
+  front.setRules(fault === undefined ? [] : [{ method: "GET", path: new RegExp(`/blobs/${blob.digest}$`), fault }]);
+}
 
 function client(host: string): RegistryClient {
   const c = new RegistryClient(host, { dockerConfig: false, retry: { retries: 0 } });
@@ -77,7 +85,7 @@ function assertSourceError(err: unknown, how: Corruption): void {
 /** Copies with the bad blob served wrong; every run must reject (not throw uncaught) with the source's error. */
 async function failingCopies(how: Corruption, destination: (run: number) => Promise<Store>, afterFailure?: (store: Store) => Promise<void>): Promise<void> {
   uncaught.length = 0;
-  front.corrupt(badBlob().digest, how);
+  corrupt(badBlob(), how);
   try {
     for (let run = 0; run < RUNS; run++) {
       const dst = await destination(run);
@@ -91,7 +99,7 @@ async function failingCopies(how: Corruption, destination: (run: number) => Prom
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(uncaught, [], `uncaught: ${uncaught.map(String).join("; ")}`);
   } finally {
-    front.corrupt(badBlob().digest, undefined);
+    corrupt(badBlob(), undefined);
   }
 }
 
@@ -150,7 +158,7 @@ describe("a source blob served wrong", () => {
     };
     uncaught.length = 0;
     for (const how of CORRUPTIONS) {
-      front.corrupt(badBlob().digest, how);
+      corrupt(badBlob(), how);
       try {
         const dir = join(work, `cli-${how}`);
         for (let i = 0; i < RUNS; i++) {
@@ -159,7 +167,7 @@ describe("a source blob served wrong", () => {
           assert.deepEqual((await filesUnder(dir)).filter((f) => f.includes(".partial")), []);
         }
       } finally {
-        front.corrupt(badBlob().digest, undefined);
+        corrupt(badBlob(), undefined);
       }
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -172,7 +180,7 @@ describe("a source blob served wrong", () => {
           resolvePromise({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stderr });
         });
       });
-    front.corrupt(badBlob().digest, "flip");
+    corrupt(badBlob(), "flip");
     try {
       const dir = join(work, "cli-bin");
       for (let i = 0; i < 3; i++) {
@@ -181,7 +189,7 @@ describe("a source blob served wrong", () => {
         assert.deepEqual((await filesUnder(dir)).filter((f) => f.includes(".partial")), []);
       }
     } finally {
-      front.corrupt(badBlob().digest, undefined);
+      corrupt(badBlob(), undefined);
     }
   });
 });
