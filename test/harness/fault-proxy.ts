@@ -1,8 +1,8 @@
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readFile } from "node:fs/promises";
 import type { Socket } from "node:net";
-import { closeServer, listenLoopback, sendJson } from "./http-util.js";
+import { closeServer, endToEnd, listenLoopback, sendJson } from "./http-util.js";
 
 /**
  * A proxy in front of a real registry that injects the faults a registry, a load balancer or a
@@ -74,12 +74,6 @@ export interface FaultProxyOptions {
   seed?: number;
   /** PEM CA for an https upstream. */
   caFile?: string;
-}
-
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
-
-function endToEnd(headers: IncomingHttpHeaders, drop: readonly string[] = []): IncomingHttpHeaders {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !HOP_BY_HOP.has(k) && !drop.includes(k)));
 }
 
 /** mulberry32: small, seeded, good enough to pick faults reproducibly. */

@@ -1,4 +1,23 @@
-import type { IncomingMessage, ServerResponse, Server } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse, Server } from "node:http";
+
+/** Hop-by-hop headers: they describe one connection, and a proxy never passes them on. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+
+/** Headers to pass on: all but the hop-by-hop ones and `drop` (lower-case names). */
+export function endToEnd(headers: IncomingHttpHeaders, drop: readonly string[] = []): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name) && !drop.includes(name)));
+}
+
+/** The same over raw header pairs, keeping repeats such as several WWW-Authenticate. */
+export function rawEndToEnd(raw: readonly string[], drop: readonly string[] = []): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? "";
+    const lower = name.toLowerCase();
+    if (!HOP_BY_HOP.has(lower) && !drop.includes(lower)) out.push(name, raw[i + 1] ?? "");
+  }
+  return out;
+}
 
 /** Reads a request body with a size cap (bodies here are small forms). */
 export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {

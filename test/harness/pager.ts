@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readFile } from "node:fs/promises";
-import { closeServer, listenLoopback, sendJson } from "./http-util.js";
+import { closeServer, endToEnd, listenLoopback, rawEndToEnd, sendJson } from "./http-util.js";
 
 /**
  * A proxy that makes a real registry paginate tags like Quay and Docker Hub do: distribution
@@ -42,32 +42,6 @@ export interface PagingProxy {
   stats(): PagerStats;
   reset(): void;
   close(): Promise<void>;
-}
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-
-function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase())));
-}
-
-/** Raw header pairs minus hop-by-hop and `drop`, keeping repeats such as several WWW-Authenticate. */
-function rawEndToEnd(raw: readonly string[], drop: readonly string[] = []): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] ?? "";
-    const lower = name.toLowerCase();
-    if (!HOP_BY_HOP.has(lower) && !drop.includes(lower)) out.push(name, raw[i + 1] ?? "");
-  }
-  return out;
 }
 
 const TAGS_LIST = /^\/v2\/(.+)\/tags\/list$/;

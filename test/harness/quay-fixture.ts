@@ -20,7 +20,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { closeServer, listenLoopback, readBody } from "./http-util.js";
+import { closeServer, endToEnd, listenLoopback, readBody } from "./http-util.js";
 
 export type Permission = "read" | "write" | "admin";
 
@@ -605,9 +605,7 @@ export class QuayFixture {
         if (typeof value === "string") headers[name] = value;
       }
       const out = httpRequest(new URL(path, backend), { method: req.method, headers, timeout: 60_000 }, (up) => {
-        const copied: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !["connection", "keep-alive", "transfer-encoding"].includes(k)) copied[k] = v;
-        res.writeHead(up.statusCode ?? 502, copied);
+        res.writeHead(up.statusCode ?? 502, endToEnd(up.headers));
         up.pipe(res);
         up.on("end", resolve);
         up.on("error", reject);
