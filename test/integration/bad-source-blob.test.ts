@@ -20,6 +20,7 @@ import { OciLayoutStore } from "../../src/store/oci-layout.js";
 import { RegistryStore } from "../../src/store/registry-store.js";
 import type { Store } from "../../src/store/store.js";
 import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
+import { watchUncaught } from "../harness/uncaught.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 import { runCli } from "./helpers.js";
@@ -35,19 +36,16 @@ let front: FaultProxy;
 let target: RunningRegistry;
 let work: string;
 const clients: RegistryClient[] = [];
-const uncaught: unknown[] = [];
-const onUncaught = (err: unknown): void => void uncaught.push(err);
+const uncaught = watchUncaught();
 
 before(async () => {
   env = await getTestEnvironment();
   [front, target] = await Promise.all([startFaultProxy({ upstream: env.anonymous.url }), startRegistry({ mode: "anonymous" })]);
   work = await mkdtemp(join(tmpdir(), "quayside-bad-blob-"));
-  process.on("uncaughtException", onUncaught);
-  process.on("unhandledRejection", onUncaught);
+  uncaught.start();
 });
 after(async () => {
-  process.off("uncaughtException", onUncaught);
-  process.off("unhandledRejection", onUncaught);
+  uncaught.stop();
   await Promise.all(clients.map((c) => c.close()));
   await Promise.all([front?.close(), target?.stop()]);
   if (work) await rm(work, { recursive: true, force: true });
@@ -84,7 +82,7 @@ function assertSourceError(err: unknown, how: Corruption): void {
 
 /** Copies with the bad blob served wrong; every run must reject (not throw uncaught) with the source's error. */
 async function failingCopies(how: Corruption, destination: (run: number) => Promise<Store>, afterFailure?: (store: Store) => Promise<void>): Promise<void> {
-  uncaught.length = 0;
+  uncaught.clear();
   corrupt(badBlob(), how);
   try {
     for (let run = 0; run < RUNS; run++) {
@@ -97,7 +95,7 @@ async function failingCopies(how: Corruption, destination: (run: number) => Prom
     }
     // An uncaught exception can come a tick after the rejection: give it the chance.
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(uncaught, [], `uncaught: ${uncaught.map(String).join("; ")}`);
+    assert.deepEqual(uncaught.errors, [], `uncaught: ${uncaught.errors.map(String).join("; ")}`);
   } finally {
     corrupt(badBlob(), undefined);
   }
@@ -156,7 +154,7 @@ describe("a source blob served wrong", () => {
       assert.ok(lines[0]?.includes(`blob ${badBlob().digest} from ${sourceLocation()}`), stderr);
       assert.doesNotMatch(stderr, /^ {4}at /m);
     };
-    uncaught.length = 0;
+    uncaught.clear();
     for (const how of CORRUPTIONS) {
       corrupt(badBlob(), how);
       try {
@@ -171,7 +169,7 @@ describe("a source blob served wrong", () => {
       }
     }
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(uncaught, [], `uncaught: ${uncaught.map(String).join("; ")}`);
+    assert.deepEqual(uncaught.errors, [], `uncaught: ${uncaught.errors.map(String).join("; ")}`);
 
     // The installed command, where an uncaught exception would print Node's stack trace (a few runs: each starts Node).
     const bin = (args: string[]) =>

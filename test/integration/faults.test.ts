@@ -22,6 +22,7 @@ import { RegistryClient } from "../../src/registry/client.js";
 import { RegistryStore } from "../../src/store/registry-store.js";
 import { getTestEnvironment, type TestEnvironment } from "../harness/environment.js";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../harness/fault-proxy.js";
+import { watchUncaught } from "../harness/uncaught.js";
 import { startRegistry, type RunningRegistry } from "../harness/registry.js";
 import { runCli } from "./helpers.js";
 
@@ -31,8 +32,7 @@ let destination: RunningRegistry;
 let srcProxy: FaultProxy;
 let dstProxy: FaultProxy;
 const clients: RegistryClient[] = [];
-const uncaught: unknown[] = [];
-const onUncaught = (err: unknown): void => void uncaught.push(err);
+const uncaught = watchUncaught();
 
 /** Short waits: a stall is noticed in about a second, retries wait tens of milliseconds (Retry-After: as told). */
 const FAST = { timeoutMs: 1_000, retry: { retries: 3, baseDelayMs: 20, maxDelayMs: 1_500 } };
@@ -80,13 +80,11 @@ before(async () => {
   await copyImage(new RegistryStore(client(env.anonymous.host), seeded.repository), "v1", new RegistryStore(client(source.host), "faults/multi"), "v1");
   multi = { repository: "faults/multi", tag: "v1", digest: seeded.digest, layer: "" };
   big = await pushBigImage(client(source.host), "faults/big");
-  process.on("uncaughtException", onUncaught);
-  process.on("unhandledRejection", onUncaught);
+  uncaught.start();
 });
 
 after(async () => {
-  process.off("uncaughtException", onUncaught);
-  process.off("unhandledRejection", onUncaught);
+  uncaught.stop();
   await Promise.all(clients.map((c) => c.close()));
   await Promise.all([srcProxy?.close(), dstProxy?.close()]);
   await Promise.all([source?.stop(), destination?.stop()]);
@@ -283,6 +281,6 @@ describe("the CLI", () => {
   });
 
   test("no uncaught exception in any of it", () => {
-    assert.deepEqual(uncaught, []);
+    assert.deepEqual(uncaught.errors, []);
   });
 });
