@@ -181,7 +181,7 @@ export {
   type PullBlobsResult,
   type PullBlobsOptions,
 } from "./ops/alias.js";
-export { buildAliasManifest, aliasBlobs, aliasPlatforms, platformName, ALIAS_LAYER_MEDIA_TYPE, ALIAS_CONFIG_MEDIA_TYPE, type AliasBlob } from "./media/alias.js";
+export { buildAliasManifest, aliasBlobs, aliasPlatforms, ALIAS_LAYER_MEDIA_TYPE, ALIAS_CONFIG_MEDIA_TYPE, type AliasBlob } from "./media/alias.js";
 // High-level objects as dreg-client has them (Registry -> Repository -> ImageIndex -> Image /
 // PlatformImage), the pure parts they rest on, and dockerreg's registry-level helpers.
 export { ImageIndex, type RegistryAccess } from "./image/image.js";

@@ -5,8 +5,9 @@
  */
 import { parseDigest } from "../digest/digest.js";
 import { UsageError } from "../errors.js";
+import { formatPlatform, isAttestation } from "../ref/platform.js";
 import type { ImageManifest, IndexManifest } from "./manifest.js";
-import { MediaType, type Descriptor, type Platform } from "./types.js";
+import { MediaType, type Descriptor } from "./types.js";
 
 /** The media type dxf gives every blob of an alias: the blobs are opaque data, not image layers. */
 export const ALIAS_LAYER_MEDIA_TYPE = "application/octet-stream";
@@ -45,11 +46,6 @@ export function aliasBlobs(manifest: ImageManifest): AliasBlob[] {
   return manifest.layers.map((layer) => ({ digest: layer.digest, size: layer.size }));
 }
 
-/** dxf's name for a platform: "os/architecture" or "os/architecture/variant", as written in the index. */
-export function platformName(platform: Platform): string {
-  return platform.variant ? `${platform.os}/${platform.architecture}/${platform.variant}` : `${platform.os}/${platform.architecture}`;
-}
-
 /**
  * The entries of a multi-arch alias, by platform name, in index order. Entries without a platform
  * and attestation manifests (BuildKit's "unknown/unknown") are not platforms and are left out; when
@@ -59,14 +55,10 @@ export function aliasPlatforms(index: IndexManifest): Map<string, Descriptor> {
   const named = new Map<string, Descriptor>();
   for (const entry of index.manifests) {
     if (entry.platform === undefined || isAttestation(entry)) continue;
-    const name = platformName(entry.platform);
+    const name = formatPlatform(entry.platform);
     if (!named.has(name)) named.set(name, entry);
   }
   return named;
-}
-
-function isAttestation(entry: Descriptor): boolean {
-  return entry.platform?.os === "unknown" || entry.annotations?.["vnd.docker.reference.type"] === "attestation-manifest";
 }
 
 type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };

@@ -4,7 +4,8 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { digestOf } from "../../src/digest/digest.js";
 import { InvalidDigestError, UsageError } from "../../src/errors.js";
-import { aliasBlobs, aliasPlatforms, ALIAS_CONFIG_MEDIA_TYPE, ALIAS_LAYER_MEDIA_TYPE, buildAliasManifest, platformName, pythonJson } from "../../src/media/alias.js";
+import { aliasBlobs, aliasPlatforms, ALIAS_CONFIG_MEDIA_TYPE, ALIAS_LAYER_MEDIA_TYPE, buildAliasManifest, pythonJson } from "../../src/media/alias.js";
+import { formatPlatform } from "../../src/ref/platform.js";
 import { isImage, isIndex, parseManifest } from "../../src/media/manifest.js";
 import { MediaType } from "../../src/media/types.js";
 
@@ -52,9 +53,9 @@ describe("buildAliasManifest", () => {
 
 describe("platform names", () => {
   it("os/architecture, and /variant when there is one", () => {
-    assert.equal(platformName({ os: "linux", architecture: "amd64" }), "linux/amd64");
-    assert.equal(platformName({ os: "linux", architecture: "arm", variant: "v7" }), "linux/arm/v7");
-    assert.equal(platformName({ os: "windows", architecture: "amd64", "os.version": "10.0.17763.1" }), "windows/amd64");
+    assert.equal(formatPlatform({ os: "linux", architecture: "amd64" }), "linux/amd64");
+    assert.equal(formatPlatform({ os: "linux", architecture: "arm", variant: "v7" }), "linux/arm/v7");
+    assert.equal(formatPlatform({ os: "windows", architecture: "amd64", "os.version": "10.0.17763.1" }), "windows/amd64");
   });
 
   it("a multi-arch alias lists its platforms in index order, without attestations or entries lacking a platform; the first of two names wins", () => {
