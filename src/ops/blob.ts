@@ -8,6 +8,7 @@ import { NotFoundError, UsageError } from "../errors.js";
 import { parseReference, parseRepository, type Reference } from "../ref/reference.js";
 import type { UploadOutcome } from "../registry/uploads.js";
 import { writeStreamAtomic } from "../util/atomic-file.js";
+import { unreadableFile } from "../util/unreadable.js";
 import { ClientPool, withPool, type OperationOptions } from "./pool.js";
 
 export interface BlobInfo {
@@ -82,7 +83,7 @@ export function pushBlob(repository: string, content: string | Uint8Array | Read
     let digest = options.digest;
     let size: number | undefined = content instanceof Uint8Array ? content.length : undefined;
     if (typeof content === "string") {
-      size = (await stat(content).catch((err: unknown) => Promise.reject(unreadable(content, err)))).size;
+      size = (await stat(content).catch((err: unknown) => Promise.reject(unreadableFile(content, err)))).size;
       digest ??= await hashFile(content);
     }
     const source = typeof content === "string" ? createReadStream(content) : content;
@@ -182,16 +183,9 @@ export async function hashFile(path: string): Promise<string> {
   try {
     for await (const chunk of createReadStream(path)) hasher.update(chunk as Buffer);
   } catch (err) {
-    throw unreadable(path, err);
+    throw unreadableFile(path, err);
   }
   return hasher.digest();
-}
-
-/** A file the user named that cannot be read: their input, said in one line (exit 2). */
-function unreadable(path: string, err: unknown): UsageError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory, not a file" : code === "EACCES" ? "permission denied" : err instanceof Error ? err.message : String(err);
-  return new UsageError(`cannot read ${JSON.stringify(path.slice(0, 200))}: ${why}`);
 }
 
 /** hashFile's earlier name, kept. */

@@ -10,6 +10,7 @@ import type { Platform } from "../media/types.js";
 import { formatPlatform, hostPlatform, parsePlatform } from "../ref/platform.js";
 import { isValidTag } from "../ref/reference.js";
 import type { OpenedLocation } from "../store/locations.js";
+import { unreadableFile } from "../util/unreadable.js";
 import { withLocation, withPool, type ClientPool, type OperationOptions } from "./pool.js";
 import { imageName } from "./read.js";
 
@@ -58,7 +59,7 @@ export function copy(source: string, destination: string, options: CopyOperation
   const note = options.onNote ?? (() => undefined);
   return withPool(options, async (pool) => {
     for (const file of [options.sourceAuthFile, options.destinationAuthFile]) {
-      if (file !== undefined) await access(file, constants.R_OK).catch((err: NodeJS.ErrnoException) => Promise.reject(new UsageError(`cannot read ${file}: ${err.code ?? err.message}`)));
+      if (file !== undefined) await access(file, constants.R_OK).catch((err: unknown) => Promise.reject(unreadableFile(file, err)));
     }
     const from = await (options.sourcePool ?? pool).open(source, "source", options.sourceAuthFile);
     let to: OpenedLocation;
