@@ -15,6 +15,8 @@ const BUNDLE = join(__dirname, "..", "dist", "cli.cjs");
 /** The library and the command modules (scripts/bundle-cli.mjs), loaded when a command first needs them. */
 const LIBRARY_BUNDLE = join(__dirname, "..", "dist", "cli-lib.cjs");
 const LIBRARY_PREFIX = "quayside-cli-lib:";
+/** undici's HTTP parser with SIMD, WebAssembly (scripts/bundle-cli.mjs writes it; see httpParser()). */
+const SIMD_PARSER = join(__dirname, "..", "dist", "llhttp_simd.wasm");
 
 /** Commands that stream blobs through the process (copy, tag into another repository, blob get/put). */
 const TRANSFERS = new Set(["copy", "tag", "blob"]);
@@ -43,6 +45,31 @@ function load(file, requireForBundle, beforeRun = () => undefined) {
 }
 
 /**
+ * undici's HTTP parser, compiled on one of V8's background threads from the moment the library
+ * loads, read from a file of its own: undici would decode it from 72 KB of base64 in the bundle and
+ * compile it on the main thread when the first response arrives. Measured on a one-shot `digest`:
+ * 3-4 ms less (bench/README.md). The compile is lazy (V8's default): each function is compiled on
+ * its first call, on the main thread still; compiling them all in the background was no faster,
+ * since it then finished only just before the first response on two cores. The library's bundle
+ * asks for it as `require("quayside-cli:http-parser")` (scripts/bundle-shims/llhttp-simd-module.cjs).
+ */
+function httpParser() {
+  let bytes;
+  let compiled;
+  try {
+    bytes = readFileSync(SIMD_PARSER);
+    // A failure (no SIMD here) shows again in compiledModule(), where undici handles it.
+    WebAssembly.compile(bytes).then((module) => (compiled = module), () => undefined);
+  } catch {
+    bytes = undefined;
+  }
+  return {
+    /** The compiled parser; compiled now if the background compile has not finished (or failed). */
+    compiledModule: () => compiled ?? new WebAssembly.Module(bytes ?? readFileSync(SIMD_PARSER)),
+  };
+}
+
+/**
  * @param {readonly string[]} [args] the command line, to tune V8 for the command: an argument
  * that names a command is enough (a stray match only tunes the garbage collector of a short run).
  * @returns {{ main: typeof import("../dist/cli/main.js").main, abortOnSignals: typeof import("../dist/cli/main.js").abortOnSignals, script: import("node:vm").Script, libraryScript: () => import("node:vm").Script | undefined }}
@@ -64,10 +91,16 @@ function loadCli(args = []) {
   // under when it reads it, not later), before any transfer.
   const transfer = args.some((arg) => TRANSFERS.has(arg));
   let library;
+  let parser;
+  const requireForLibrary = (id) => (id === "quayside-cli:http-parser" ? parser : require(id));
   // The bundles require Node's built-ins, and the command line's the library's bundle.
   const requireForCli = (id) => {
     if (!id.startsWith(LIBRARY_PREFIX)) return require(id);
-    library ??= load(LIBRARY_BUNDLE, require, () => transfer && setFlagsFromString("--minor-gc-task-trigger=10"));
+    if (library === undefined) {
+      // Every command that loads the library but a few local ones talks to a registry.
+      parser = httpParser();
+      library = load(LIBRARY_BUNDLE, requireForLibrary, () => transfer && setFlagsFromString("--minor-gc-task-trigger=10"));
+    }
     return library.exports[id.slice(LIBRARY_PREFIX.length)];
   };
   const cli = load(BUNDLE, requireForCli);

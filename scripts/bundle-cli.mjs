@@ -8,7 +8,7 @@
 // string instead of a 1 MB copy of it.
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,6 +67,12 @@ function lazyModule(specifier, names) {
 
 const imported = importedNames();
 
+/** How undici compiles its parser with SIMD (the CLI bundle replaces it: see the shim llhttp-simd-module.cjs). */
+const SIMD_PARSER_COMPILE = "new WebAssembly.Module(require('../llhttp/llhttp_simd-wasm.js'))";
+/** That parser's bytes, for bin/load-cli.js to compile in the background. */
+const SIMD_PARSER = join(root, "dist", "llhttp_simd.wasm");
+writeFileSync(SIMD_PARSER, requireForBuild("undici/lib/llhttp/llhttp_simd-wasm.js"));
+
 /** What both bundles share: CommonJS for a vm.Script, minified, ASCII, wrapped, the shims. */
 const common = {
   bundle: true,
@@ -118,6 +124,16 @@ const plugins = [
       const clientH1 = join("node_modules", "undici", "lib", "dispatcher", "client-h1.js");
       esbuild.onResolve({ filter: /^\.\.\/web\/fetch\/body\.js$/ }, (args) => (args.importer.endsWith(clientH1) ? { path: shim("fetch-body-absent.cjs") } : undefined));
       esbuild.onResolve({ filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/ }, (args) => (args.importer.endsWith(clientH1) ? { path: shim("llhttp-wasm-package.cjs") } : undefined));
+      // undici's parser with SIMD: the module bin/load-cli.js compiles in the background from
+      // dist/llhttp_simd.wasm (see the shim) instead of undici's synchronous compile of the 72 KB of
+      // base64 it would carry in the bundle.
+      esbuild.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h1\.js$/ }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        const parts = source.split(SIMD_PARSER_COMPILE);
+        if (parts.length !== 2) throw new Error(`${args.path}: expected undici to compile its SIMD parser once as \`${SIMD_PARSER_COMPILE}\`; found ${parts.length - 1}`);
+        return { contents: parts.join(`require(${JSON.stringify(shim("llhttp-simd-module.cjs"))})()`), loader: "js", resolveDir: dirname(args.path) };
+      });
+      esbuild.onResolve({ filter: /^quayside-cli:http-parser$/ }, (args) => ({ path: args.path, external: true }));
       esbuild.onResolve({ filter: /^undici\/lib\/llhttp\/llhttp-wasm\.js$/ }, (args) => (args.importer === shim("llhttp-wasm-package.cjs") ? { path: args.path, external: true } : undefined));
       // undici calls node:assert as a function only, and loads node:http for two values (see the shims).
       esbuild.onResolve({ filter: /^node:(assert|http)$/ }, (args) =>

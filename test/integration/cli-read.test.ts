@@ -319,10 +319,12 @@ describe("the installed binary", () => {
 
   test("without WebAssembly SIMD, the bundle reads undici's other HTTP parser from the installed package", async () => {
     const preload = join(workDir, "no-wasm-simd.cjs");
-    // The first WebAssembly module compiled is undici's SIMD parser: fail it, as a CPU without SIMD would.
+    // The first WebAssembly module compiled is undici's SIMD parser, in the background and then, the
+    // background compile having failed, on the main thread: fail both, as a CPU without SIMD would.
     await writeFile(
       preload,
       `const Module = WebAssembly.Module; let first = true;\n` +
+        `WebAssembly.compile = () => Promise.reject(new WebAssembly.CompileError("no SIMD (test)"));\n` +
         `WebAssembly.Module = function (bytes) { if (first) { first = false; throw new WebAssembly.CompileError("no SIMD (test)"); } process.env.FALLBACK_PARSER = "1"; return new Module(bytes); };\n` +
         `process.on("exit", () => require("fs").writeSync(2, process.env.FALLBACK_PARSER === "1" ? "fallback" : "simd"));\n`,
     );
@@ -332,6 +334,29 @@ describe("the installed binary", () => {
     });
     assert.equal(stdout.trim(), env.anonymous.seeded.single.digest);
     assert.equal(stderr, "fallback");
+  });
+
+  test("undici's HTTP parser is compiled from dist/llhttp_simd.wasm, started in the background when the library loads", async () => {
+    const preload = join(workDir, "report-parser-compile.cjs");
+    // Which compiles there were: the asynchronous one (V8 compiles on a background thread) and the
+    // main thread's synchronous ones (undici's own, or ours when the background one is late).
+    await writeFile(
+      preload,
+      `const compile = WebAssembly.compile, Module = WebAssembly.Module, seen = [];\n` +
+        `WebAssembly.compile = function (bytes) { seen.push("async " + bytes.length); return compile.call(this, bytes); };\n` +
+        `WebAssembly.Module = function (bytes) { seen.push("sync " + bytes.length); return new Module(bytes); };\n` +
+        `process.on("exit", () => require("fs").writeSync(2, JSON.stringify(seen)));\n`,
+    );
+    const { stdout, stderr } = await execFileAsync(process.execPath, ["--require", preload, join(repoRoot, "bin", "quayside.js"), "digest", env.anonymous.seeded.single.reference], {
+      timeout: 30_000,
+      env: { ...process.env, DOCKER_CONFIG: workDir },
+    });
+    assert.equal(stdout.trim(), env.anonymous.seeded.single.digest);
+    const parserBytes = (await readFile(join(repoRoot, "dist", "llhttp_simd.wasm"))).length;
+    const compiles = JSON.parse(stderr) as string[];
+    assert.equal(compiles[0], `async ${parserBytes}`, `the parser was not compiled in the background first: ${stderr}`);
+    // If the background compile was late the main thread compiles the same bytes; never anything else.
+    assert.deepEqual(compiles.slice(1).filter((c) => c !== `sync ${parserBytes}`), []);
   });
 
   test("digest loads only the built-ins it uses", async () => {

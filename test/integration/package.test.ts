@@ -13,7 +13,7 @@ test("the package ships dist, bin and a LICENSE, and no map pointing at sources 
   const { stdout } = await promisify(execFile)("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
   const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
   const files = packed.files.map((f) => f.path);
-  for (const needed of ["LICENSE", "README.md", "package.json", "bin/quayside.js", "bin/load-cli.js", "dist/index.js", "dist/index.d.ts", "dist/cli.cjs"]) {
+  for (const needed of ["LICENSE", "README.md", "package.json", "bin/quayside.js", "bin/load-cli.js", "dist/index.js", "dist/index.d.ts", "dist/cli.cjs", "dist/cli-lib.cjs", "dist/llhttp_simd.wasm"]) {
     assert.ok(files.includes(needed), `${needed} is not in the package`);
   }
   assert.deepEqual(files.filter((f) => f.endsWith(".map")), []);
