@@ -16,7 +16,7 @@
  * the processes is read with GNU time (`/usr/bin/time -f %M`).
  */
 import { rmSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +30,7 @@ import { goalsOk, logGoals, type BenchOptions, type BenchOutcome, type Benchmark
 import { writeBigOciLayout, type BigImage } from "./lib/big-image.js";
 import { buildDist } from "./lib/build.js";
 import { execOk } from "./lib/exec.js";
+import { GNU_TIME, timedProcess } from "./lib/gnu-time.js";
 import { measure, timings, type Contender, type Kind, type Run } from "./lib/measure.js";
 import { ROOT } from "./lib/paths.js";
 import { profileCall, summarize as summarizeProfile, type ProfileSummary } from "./lib/profile.js";
@@ -51,7 +52,6 @@ const RUN_TIMEOUT_MS = 180_000;
 const BUDGET_MS = 20 * 60_000;
 const SETUP_TIMEOUT_MS = 600_000;
 const STEP_TIMEOUT_MS = 60_000;
-const GNU_TIME = "/usr/bin/time";
 /** Goals reported against (not enforced: timings depend on the machine). */
 const GOAL_RATIO = 1.15;
 const GOAL_RSS_MB = 100;
@@ -123,20 +123,10 @@ function requireDestination(bench: Bench): RunningRegistry {
   return bench.destination;
 }
 
-/** GNU time's "%M %U %S" (KiB, s, s). On a failure it writes "Command exited with non-zero status N" first: take the last line. */
-async function readTimeFile(file: string): Promise<RunOutput> {
-  const text = await readFile(file, "utf8").catch(() => "");
-  const fields = (text.trim().split("\n").pop() ?? "").trim().split(/\s+/).map(Number);
-  const [kb, user, system] = fields;
-  const ok = fields.length === 3 && fields.every(Number.isFinite);
-  return ok && kb !== undefined && user !== undefined && system !== undefined ? { rssKb: kb, cpuMs: Math.round((user + system) * 1000) } : { rssKb: null, cpuMs: null };
-}
-
 /** Runs `command ARGS` under GNU time in a process group of its own; resolves with its peak RSS and CPU time. */
-async function timedProcess(bench: Bench, command: string, args: readonly string[], signal: AbortSignal, env?: NodeJS.ProcessEnv): Promise<RunOutput> {
-  const timeFile = join(bench.root, `time-${bench.runNumber}.txt`);
-  await execOk(GNU_TIME, ["-f", "%M %U %S", "-o", timeFile, command, ...args], { timeoutMs: RUN_TIMEOUT_MS, signal, group: true, ...(env ? { env } : {}) });
-  return readTimeFile(timeFile);
+async function timedRun(bench: Bench, command: string, args: readonly string[], signal: AbortSignal, env?: NodeJS.ProcessEnv): Promise<RunOutput> {
+  const { rssKb, cpuMs } = await timedProcess(command, args, { timeFile: join(bench.root, `time-${bench.runNumber}.txt`), timeoutMs: RUN_TIMEOUT_MS, signal, ...(env ? { env } : {}) });
+  return { rssKb, cpuMs };
 }
 
 const singleQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -200,7 +190,7 @@ function contenders(bench: Bench): Contender<RunOutput>[] {
       id: QUAYSIDE_CLI,
       kind: "process",
       command: "node bin/quayside.js copy --progress none SRC DST",
-      run: (signal) => timedProcess(bench, process.execPath, [join(ROOT, "bin", "quayside.js"), "copy", "--progress", "none", src, dst()], signal, childEnv),
+      run: (signal) => timedRun(bench, process.execPath, [join(ROOT, "bin", "quayside.js"), "copy", "--progress", "none", src, dst()], signal, childEnv),
     },
     {
       id: QUAYSIDE_LIB,
@@ -213,7 +203,7 @@ function contenders(bench: Bench): Contender<RunOutput>[] {
       kind: "process",
       command: "skopeo --insecure-policy copy --all --src-tls-verify=false --dest-tls-verify=false docker://SRC docker://DST",
       run: (signal) =>
-        timedProcess(bench, "skopeo", ["--insecure-policy", "copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${src}`, `docker://${dst()}`], signal, childEnv),
+        timedRun(bench, "skopeo", ["--insecure-policy", "copy", "--all", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${src}`, `docker://${dst()}`], signal, childEnv),
     },
     {
       id: CURL,
@@ -224,7 +214,7 @@ function contenders(bench: Bench): Contender<RunOutput>[] {
         const script = join(workDir, "copy.sh");
         await writeFile(script, curlScript(bench.source.url, requireDestination(bench).url, bench.expected, workDir));
         try {
-          return await timedProcess(bench, "bash", [script], signal, childEnv);
+          return await timedRun(bench, "bash", [script], signal, childEnv);
         } finally {
           await rm(workDir, { recursive: true, force: true });
         }
@@ -235,7 +225,7 @@ function contenders(bench: Bench): Contender<RunOutput>[] {
         id: stack === "http" ? REF_HTTP : REF_UNDICI,
         kind: "process",
         command: `node build/bench/lib/stream-copy.js ${stack} SRC_URL DST_URL REPO TAG (4 blobs at a time, sha256-checked, Content-Length PUT)`,
-        run: (signal) => timedProcess(bench, process.execPath, [STREAM_COPY, stack, bench.source.url, requireDestination(bench).url, REPOSITORY, TAG], signal, childEnv),
+        run: (signal) => timedRun(bench, process.execPath, [STREAM_COPY, stack, bench.source.url, requireDestination(bench).url, REPOSITORY, TAG], signal, childEnv),
       }),
     ),
   ];

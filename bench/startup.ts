@@ -8,17 +8,25 @@
  * with the integration tests' images; every tool talks to it directly. After the timed rounds,
  * each tool runs once more through the harness's front, which counts its requests.
  *
+ * A diagnostic row is the floor of the digest: a script that sends the same HEAD with Node's own
+ * HTTP client and prints the header (bench/floors/digest-node-http.cjs). After the timed rounds,
+ * each tool also runs a few times under GNU time, for its peak RSS and CPU time: on a machine where
+ * a fresh page of memory costs (a VM), how much memory a short command touches is most of its time.
+ *
  * The machine's environment is kept (NODE_EXTRA_CA_CERTS included: every Node row pays for it,
  * and a diagnostic row shows what it costs).
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { goalsOk, logGoals, type BenchOptions, type BenchOutcome, type Benchmark, type Goal } from "./lib/benchmark.js";
 import { buildDist } from "./lib/build.js";
 import { startAnonymousImagesEnvironment, type AnonymousImagesEnvironment } from "./lib/environment.js";
 import { exec } from "./lib/exec.js";
+import { GNU_TIME, timedProcess } from "./lib/gnu-time.js";
 import { errorMessage, measure, timings, type Contender, type Run } from "./lib/measure.js";
 import { DRC, ensurePeers, peerVersions, SNYK } from "./lib/peers.js";
-import { PEERS_DIR, ROOT } from "./lib/paths.js";
+import { BENCH_DIR, PEERS_DIR, ROOT } from "./lib/paths.js";
 import { machine, writeResults } from "./lib/results.js";
 import { formatMarkdownTable, formatTable, type Column } from "./lib/table.js";
 import { median, min, round1 } from "./lib/timing.js";
@@ -29,6 +37,8 @@ const REPOSITORY = "test/single";
 const TAG = "v1";
 const DEFAULT_RUNS = 31;
 const WARMUP = 1;
+/** Runs of each tool under GNU time (peak RSS, CPU time), after the timed rounds. */
+const USAGE_RUNS = 5;
 const RUN_TIMEOUT_MS = 30_000;
 const BUDGET_MS = 5 * 60_000;
 /** Goals reported against (not enforced: timings depend on the machine), in ms over bare Node. */
@@ -41,6 +51,7 @@ const Q_VERSION = "quayside --version";
 const Q_HELP = "quayside --help";
 const Q_DIGEST = "quayside digest";
 const Q_DIGEST_PLAIN = "quayside --plain-http digest";
+const FLOOR_HTTP = "floor: the HEAD alone, with node:http";
 const SKOPEO = "skopeo inspect --format {{.Digest}}";
 const SNYK_DIGEST = `${SNYK} getManifest`;
 const DRC_DIGEST = `${DRC} getManifest`;
@@ -87,6 +98,10 @@ interface ToolResult {
   /** The median of (this run - bare Node's run) over the rounds both ran in. */
   overNodeRoundMs: number | null;
   runsMs: number[];
+  /** Median peak RSS over the runs under GNU time, MB (10^6 bytes); null without GNU time. */
+  peakRssMb: number | null;
+  /** Median CPU time (user + system) over the runs under GNU time, ms; null without GNU time. */
+  cpuMs: number | null;
   errors?: string[];
 }
 
@@ -117,6 +132,15 @@ function tools(env: AnonymousImagesEnvironment): Tool[] {
       expect: digest,
       command: `node bin/quayside.js --plain-http digest HOST/${REPOSITORY}:${TAG}`,
       argv: (host) => [node, bin, "--plain-http", "digest", reference(host)],
+    },
+    {
+      // What the one request costs in Node, with Node's own HTTP client and nothing else.
+      id: FLOOR_HTTP,
+      diagnostic: true,
+      registry: true,
+      expect: digest,
+      command: `node bench/floors/digest-node-http.cjs HOST ${REPOSITORY} ${TAG}`,
+      argv: (host) => [node, join(BENCH_DIR, "floors", "digest-node-http.cjs"), host, REPOSITORY, TAG],
     },
     {
       id: SKOPEO,
@@ -167,7 +191,7 @@ function check(expect: Expect, stdout: string | undefined): Observed {
   return stdout === `${expect.line}\n` ? { ok: true } : { ok: false, problem: `printed ${JSON.stringify(stdout.slice(0, 100))}, expected ${expect.line}` };
 }
 
-function summarize(tool: Tool, runs: readonly Run<Observed>[], nodeRuns: readonly Run<Observed>[], requests: string[] | null): ToolResult {
+function summarize(tool: Tool, runs: readonly Run<Observed>[], nodeRuns: readonly Run<Observed>[], requests: string[] | null, usage: Usage | undefined): ToolResult {
   const timing = timings(runs);
   const measured = runs.filter((r) => !r.warmup && r.error === undefined);
   const ms = measured.map((r) => r.ms);
@@ -198,6 +222,8 @@ function summarize(tool: Tool, runs: readonly Run<Observed>[], nodeRuns: readonl
     overNodeMs: has ? round1(timing.medianMs - nodeMedian) : null,
     overNodeRoundMs: paired.length > 0 ? round1(median(paired)) : null,
     runsMs: timing.runsMs,
+    peakRssMb: usage?.peakRssMb ?? null,
+    cpuMs: usage?.cpuMs ?? null,
     ...(errors.length > 0 ? { errors } : {}),
   };
 }
@@ -212,6 +238,8 @@ const COLUMNS: Column[] = [
   { header: "vs node", align: "right" },
   { header: "over node ms", align: "right" },
   { header: "per round", align: "right" },
+  { header: "peak RSS MB", align: "right" },
+  { header: "CPU ms", align: "right" },
 ];
 
 function tableRows(results: readonly ToolResult[]): string[][] {
@@ -228,6 +256,8 @@ function tableRows(results: readonly ToolResult[]): string[][] {
       r.vsNode === null || r.tool === NODE ? "-" : `${r.vsNode.toFixed(2)}x`,
       r.tool === NODE ? "-" : signed(r.overNodeMs),
       r.tool === NODE ? "-" : signed(r.overNodeRoundMs),
+      r.peakRssMb === null ? "-" : r.peakRssMb.toFixed(1),
+      r.cpuMs === null ? "-" : String(r.cpuMs),
     ];
   });
 }
@@ -247,11 +277,38 @@ async function countRequests(list: readonly Tool[], env: AnonymousImagesEnvironm
   return counted;
 }
 
+interface Usage {
+  peakRssMb: number | null;
+  cpuMs: number | null;
+}
+
+/** A few more runs of each tool under GNU time: the medians of its peak RSS and CPU time. */
+async function measureUsage(list: readonly Tool[], host: string): Promise<Map<string, Usage>> {
+  const usage = new Map<string, Usage>();
+  const dir = await mkdtemp(join(tmpdir(), "quayside-bench-startup-"));
+  try {
+    for (const tool of list) {
+      const rss: number[] = [];
+      const cpu: number[] = [];
+      for (let i = 0; i < USAGE_RUNS; i++) {
+        const [command, ...args] = tool.argv(host);
+        const used = await timedProcess(command, args, { timeFile: join(dir, `${i}.txt`), timeoutMs: RUN_TIMEOUT_MS, ...(tool.env ? { env: tool.env } : {}) });
+        if (used.rssKb !== null) rss.push((used.rssKb * 1024) / 1e6);
+        if (used.cpuMs !== null) cpu.push(used.cpuMs);
+      }
+      usage.set(tool.id, { peakRssMb: rss.length > 0 ? round1(median(rss)) : null, cpuMs: cpu.length > 0 ? Math.round(median(cpu)) : null });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return usage;
+}
+
 async function run(options: BenchOptions): Promise<BenchOutcome> {
   const log = options.log;
   const runs = options.runs ?? DEFAULT_RUNS;
   await Promise.all([buildDist(options), ensurePeers(log)]);
-  const [skopeoVersion, registryVersion] = await Promise.all([toolVersion("skopeo", ["--version"]), toolVersion("docker-registry", ["--version"])]);
+  const [skopeoVersion, registryVersion, gnuTime] = await Promise.all([toolVersion("skopeo", ["--version"]), toolVersion("docker-registry", ["--version"]), toolVersion(GNU_TIME, ["--version"])]);
 
   log("starting an anonymous registry and pushing the test images ...");
   const env = await startAnonymousImagesEnvironment();
@@ -278,15 +335,19 @@ async function run(options: BenchOptions): Promise<BenchOutcome> {
       log,
     });
     const requests = await countRequests(list, env);
+    if (gnuTime === "unknown") log(`${GNU_TIME} (GNU time) is not installed: no peak RSS or CPU time`);
+    else log(`peak RSS and CPU time: ${USAGE_RUNS} more runs of each under GNU time ...`);
+    const usage = gnuTime === "unknown" ? new Map<string, Usage>() : await measureUsage(list, host);
 
     const nodeRuns = measured.get(NODE) ?? [];
-    const results = list.map((tool) => summarize(tool, measured.get(tool.id) ?? [], nodeRuns, tool.registry ? (requests.get(tool.id) ?? []) : null));
+    const results = list.map((tool) => summarize(tool, measured.get(tool.id) ?? [], nodeRuns, tool.registry ? (requests.get(tool.id) ?? []) : null, usage.get(tool.id)));
     const goals = checkGoals(results);
     const rows = tableRows(results);
     log("");
     log(`start-up of one-shot commands, median of ${runs} interleaved rounds after ${WARMUP} warm-up (order rotating each round)`);
     log(formatTable(COLUMNS, rows));
     log("vs node: median / bare Node's median; over node: median - bare Node's median; per round: median of (run - bare Node's run in the same round)");
+    log(`peak RSS, CPU ms: medians of ${USAGE_RUNS} runs under GNU time (%M; %U + %S) after the timed rounds`);
     log(`NODE_EXTRA_CA_CERTS is ${process.env.NODE_EXTRA_CA_CERTS === undefined ? "not set" : `set (${process.env.NODE_EXTRA_CA_CERTS}): every Node row but the diagnostic one pays for it`}`);
     for (const r of results) if (r.requests !== null) log(`requests of ${r.tool}: ${r.requests.join(", ") || "none"}`);
     if (options.markdown) log(`\n${formatMarkdownTable(COLUMNS, rows)}`);
@@ -307,7 +368,7 @@ async function run(options: BenchOptions): Promise<BenchOutcome> {
         nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS ?? null,
         setupMs: Math.round(env.setupMs),
       },
-      versions: { quayside: quaysideVersion(), skopeo: skopeoVersion, ...peerVersions() },
+      versions: { quayside: quaysideVersion(), skopeo: skopeoVersion, gnuTime, ...peerVersions() },
       results,
       goals,
     });
