@@ -242,12 +242,20 @@ export class HttpClient {
 
 
   private async send(method: string, url: URL, headers: Record<string, string>, req: HttpRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
+    // undici gives a connection back to its pool one event-loop turn after the answer on it ended
+    // (a setImmediate): a request sent before that turn, as the next one of a sequence is, would
+    // open another connection (another TLS handshake) while an idle one is about to be free.
+    await nextTurn();
     const res = await this.agent.request({
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
       method: method as "GET",
       headers,
       body: req.body ?? null,
+      // undici asks the server to close the connection after every HEAD (`connection: close`), in
+      // case it sends a body anyway (undici#258). A registry answers the HEADs of a check or a copy
+      // by the dozen and sends none: keep the connection, and its TLS session, for the next request.
+      ...(method === "HEAD" ? { reset: false } : {}),
       signal,
     });
     const body = res.body;
@@ -273,6 +281,11 @@ export class HttpClient {
   private log(line: () => string): void {
     if (this.logger) this.logger(line());
   }
+}
+
+/** Resolves after the callbacks already queued with setImmediate (undici's) have run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The whole-answer deadline of one attempt at a small request, following the caller's signal too. */

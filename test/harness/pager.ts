@@ -31,6 +31,8 @@ export interface PagerStats {
   /** How many tag-list pages were served. */
   tagPages: number;
   requests: ProxyRequestRecord[];
+  /** TCP connections clients opened to the front (a reader of /__stats counts its own). */
+  connections: number;
 }
 
 export interface PagingProxy {
@@ -53,6 +55,7 @@ export async function startPagingProxy(options: PagingProxyOptions): Promise<Pag
   const send = upstream.protocol === "https:" ? httpsRequest : httpRequest;
   let records: ProxyRequestRecord[] = [];
   let tagPages = 0;
+  let connections = 0;
 
   function forward(req: IncomingMessage, path: string, headers: IncomingHttpHeaders): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
@@ -107,8 +110,9 @@ export async function startPagingProxy(options: PagingProxyOptions): Promise<Pag
       if (req.method === "DELETE" || req.method === "POST") {
         records = [];
         tagPages = 0;
+        connections = 0;
       }
-      return sendJson(res, 200, { count: records.length, tagPages, requests: records });
+      return sendJson(res, 200, { count: records.length, tagPages, requests: records, connections });
     }
     const record: ProxyRequestRecord = { time: Date.now(), method: req.method ?? "GET", path, status: 0 };
     records.push(record);
@@ -129,6 +133,7 @@ export async function startPagingProxy(options: PagingProxyOptions): Promise<Pag
       else res.destroy();
     });
   });
+  server.on("connection", () => connections++);
   const port = await listenLoopback(server);
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -137,10 +142,11 @@ export async function startPagingProxy(options: PagingProxyOptions): Promise<Pag
     upstream: options.upstream,
     maxPage,
     statsUrl: `${url}/__stats`,
-    stats: () => ({ count: records.length, tagPages, requests: records.map((r) => ({ ...r })) }),
+    stats: () => ({ count: records.length, tagPages, requests: records.map((r) => ({ ...r })), connections }),
     reset: () => {
       records = [];
       tagPages = 0;
+      connections = 0;
     },
     close: () => closeServer(server),
   };

@@ -91,6 +91,37 @@ describe("requests per read, counted at a front", () => {
     assert.equal(summary?.digest, single.digest);
   });
 
+  test("requests made one after the other share one connection: an inspect with a platform, HEADs, a tag listing", async () => {
+    // Plain HTTP: the TLS probe of a loopback host is a connection of its own.
+    const plain = { ...options, plainHttp: true };
+    const { multi, single } = env.anonymous.seeded;
+    const connections = async (work: (host: string) => Promise<unknown>): Promise<{ requests: number; connections: number }> => {
+      front.reset();
+      await work(front.host);
+      const stats = front.stats();
+      return { requests: stats.count, connections: stats.connections };
+    };
+    assert.deepEqual(await connections((host) => inspect(`${host}/${multi.repository}:${multi.tag}`, { ...plain, platform: "linux/arm/v7" })), { requests: 3, connections: 1 });
+    // HEADs: undici would ask the registry to close the connection after each.
+    const pool = new ClientPool(plain);
+    try {
+      const reference = (host: string): string => `${host}/${single.repository}:${single.tag}`;
+      assert.deepEqual(
+        await connections(async (host) => {
+          await getDigest(reference(host), { pool });
+          await getDigest(reference(host), { pool });
+          await getManifest(reference(host), { pool });
+        }),
+        { requests: 3, connections: 1 },
+      );
+    } finally {
+      await pool.close();
+    }
+    const tags = await connections((host) => collect(listTags(`${host}/${env.anonymous.seeded.tags.repository}`, { ...plain, pageSize: 100 })));
+    assert.ok(tags.requests >= 3, `a paged listing made ${tags.requests} requests`);
+    assert.equal(tags.connections, 1, `tags: ${JSON.stringify(tags)}`);
+  });
+
   test("one pool shares its connections and its client across calls", async () => {
     const pool = new ClientPool(options);
     try {

@@ -23,13 +23,17 @@ interface TestServer {
   port: number;
   /** Every request seen, in order. */
   requests: Array<{ method: string; url: string; headers: IncomingMessage["headers"]; body: string }>;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   handle: Handler;
   close(): Promise<void>;
 }
 
 async function listen(server: Server, handlerBox: { handle: Handler }, requests: TestServer["requests"], scheme: string): Promise<TestServer> {
   const sockets = new Set<Socket>();
+  let connections = 0;
   server.on("connection", (s: Socket) => {
+    connections++;
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
@@ -48,6 +52,9 @@ async function listen(server: Server, handlerBox: { handle: Handler }, requests:
     url: `${scheme}://127.0.0.1:${port}`,
     port,
     requests,
+    get connections() {
+      return connections;
+    },
     get handle() {
       return handlerBox.handle;
     },
@@ -122,6 +129,27 @@ describe("HttpClient", () => {
       await custom.close();
     }
     assert.equal(server.requests[1]?.headers["user-agent"], "my-tool/9.9");
+  });
+
+  it("sends requests made one after the other on one connection, whatever the last answer was", async () => {
+    // undici frees a connection for its pool one event-loop turn after an answer ends; a request
+    // sent before then went out on a new connection: a second TLS handshake for an inspect.
+    const sequential = client();
+    const before = server.connections;
+    try {
+      reset((req, res) => (req.url === "/json" ? res.end('{"a":1}') : res.end("body")));
+      assert.equal(await (await sequential.request({ method: "GET", url: `${server.url}/text` })).text(), "body");
+      assert.deepEqual(await (await sequential.request({ method: "GET", url: `${server.url}/json` })).json(), { a: 1 });
+      assert.equal((await sequential.request({ method: "HEAD", url: `${server.url}/head` })).status, 200);
+      await (await sequential.request({ method: "GET", url: `${server.url}/dumped` })).dump();
+      const small = await sequential.request({ method: "GET", url: `${server.url}/small`, small: { maxBytes: 1024 } });
+      assert.equal(await small.text(), "body");
+      assert.equal((await sequential.request({ method: "GET", url: `${server.url}/last` })).status, 200);
+    } finally {
+      await sequential.close();
+    }
+    assert.equal(server.requests.length, 6);
+    assert.equal(server.connections - before, 1, "a request made after the previous answer was read opened another connection");
   });
 
   it("retries a 503 and returns the 200 that follows", async () => {
