@@ -33,6 +33,8 @@ const BUDGET_MS = 5 * 60_000;
 interface Observed {
   tokenRequests: number;
   registryRequests: number;
+  /** TCP connections to the front (a TLS probe of the plain-HTTP port is one). */
+  connections: number;
   tagPages: number;
   tags: number;
   /** Every expected tag, nothing else. */
@@ -57,6 +59,7 @@ interface ToolResult {
   duplicates: Count;
   tokenRequests: Count;
   registryRequests: Count;
+  connections: Count;
   tagPages: Count;
   medianMs: number;
   minMs: number;
@@ -177,6 +180,7 @@ function observe(env: TokenTagsEnvironment, expected: readonly string[], tags: s
   return {
     tokenRequests: env.tokenServer.stats().count,
     registryRequests: pager.count,
+    connections: pager.connections,
     tagPages: pager.tagPages,
     tags: list.length,
     complete,
@@ -199,7 +203,7 @@ const isExactly = (c: Count, n: number): boolean => c === n;
 function summarize(contender: Contender<string[]>, runs: readonly Run<Observed>[]): ToolResult & { timing: Timings } {
   const measured = runs.filter((r) => !r.warmup);
   const ok = measured.filter((r) => r.error === undefined);
-  const field = (f: "tokenRequests" | "registryRequests" | "tagPages" | "tags" | "duplicates"): Count => count(ok.map((r) => r.observed[f]));
+  const field = (f: "tokenRequests" | "registryRequests" | "connections" | "tagPages" | "tags" | "duplicates"): Count => count(ok.map((r) => r.observed[f]));
   const errors = [...new Set(runs.filter((r) => r.error !== undefined).map((r) => r.error ?? ""))];
   const timing = timings(runs);
   return {
@@ -212,6 +216,7 @@ function summarize(contender: Contender<string[]>, runs: readonly Run<Observed>[
     duplicates: field("duplicates"),
     tokenRequests: field("tokenRequests"),
     registryRequests: field("registryRequests"),
+    connections: field("connections"),
     tagPages: field("tagPages"),
     medianMs: timing.medianMs,
     minMs: timing.minMs,
@@ -230,6 +235,7 @@ const COLUMNS: Column[] = [
   { header: "complete" },
   { header: "token requests", align: "right" },
   { header: "registry requests", align: "right" },
+  { header: "connections", align: "right" },
   { header: "median ms", align: "right" },
   { header: "min ms", align: "right" },
   { header: "vs quayside", align: "right" },
@@ -252,6 +258,7 @@ function tableRows(results: readonly ToolResult[], expected: number): string[][]
       completeness,
       ran ? showCount(r.tokenRequests) : "-",
       ran ? showCount(r.registryRequests) : "-",
+      ran ? showCount(r.connections) : "-",
       ran ? r.medianMs.toFixed(1) : "-",
       ran ? r.minMs.toFixed(1) : "-",
       r.vsQuayside === null ? "-" : `${r.vsQuayside.toFixed(2)}x`,
@@ -359,6 +366,12 @@ function checkGoals(results: readonly ToolResult[], expected: number, pages: num
     goal: `quayside makes pages + 1 = ${pages + 1} registry requests`,
     enforced: true,
     ...each((r) => isExactly(r.registryRequests, pages + 1), (r) => showCount(r.registryRequests)),
+  });
+  goals.push({
+    // The TLS probe of the loopback front is a connection of its own, before the requests.
+    goal: "quayside sends all its requests on one connection (and the https-first probe on another, where it probes)",
+    enforced: true,
+    ...each((r) => isExactly(r.connections, r.tool === QUAYSIDE_LIB_PLAIN ? 1 : 2), (r) => `${showCount(r.connections)}`),
   });
   goals.push({
     goal: `quayside lists all ${expected} tags, in order, none twice`,
