@@ -410,5 +410,28 @@ function toNetworkError(method: string, url: URL, err: unknown): NetworkError {
   if (code !== undefined && TLS_NOT_SPOKEN_CODES.has(code)) {
     return new NetworkError(`${where}: the server does not speak TLS (${detail})`, { cause: err, code: "TLS_NOT_SUPPORTED" });
   }
-  return new NetworkError(`${where}: ${code ? `${code}: ` : ""}${detail}`, { cause: err });
+  const explained = code !== undefined ? explainConnectionFailure(code, url) : undefined;
+  if (explained !== undefined) return new NetworkError(`${where}: ${explained}`, { cause: err });
+  // Node's messages name their code already ("connect ECONNREFUSED ..."): not twice.
+  return new NetworkError(`${where}: ${code !== undefined && !detail.includes(code) ? `${code}: ` : ""}${detail}`, { cause: err });
+}
+
+/** What a person can do about the usual ways a connection fails, in words rather than a code. */
+function explainConnectionFailure(code: string, url: URL): string | undefined {
+  const host = url.host;
+  switch (code) {
+    case "ECONNREFUSED":
+      return `${host} refused the connection (${code}): is a registry listening there, on that port?`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `cannot resolve ${url.hostname} (${code}): check the registry's name and this machine's DNS`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `${host} is unreachable from here (${code}): check the address and the network`;
+    case "ETIMEDOUT":
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return `no connection to ${host} in time (${code}): check the address, the network and any firewall`;
+    default:
+      return undefined;
+  }
 }

@@ -152,6 +152,22 @@ describe("HttpClient", () => {
     assert.equal(server.connections - before, 1, "a request made after the previous answer was read opened another connection");
   });
 
+  it("says in words what a refused connection means, naming the code once", async () => {
+    const closed = createTcpServer();
+    const port = await listenTcp(closed);
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const once = client({ retry: { retries: 0 } });
+    try {
+      await assert.rejects(once.request({ method: "GET", url: `http://127.0.0.1:${port}/v2/` }), (err: unknown) => {
+        assert.ok(err instanceof NetworkError);
+        assert.equal(err.message, `GET http://127.0.0.1:${port}/v2/: 127.0.0.1:${port} refused the connection (ECONNREFUSED): is a registry listening there, on that port?`);
+        return true;
+      });
+    } finally {
+      await once.close();
+    }
+  });
+
   it("retries a 503 and returns the 200 that follows", async () => {
     let attempts = 0;
     reset((_req, res) => {
