@@ -124,9 +124,8 @@ function requireDestination(bench: Bench): RunningRegistry {
 }
 
 /** Runs `command ARGS` under GNU time in a process group of its own; resolves with its peak RSS and CPU time. */
-async function timedRun(bench: Bench, command: string, args: readonly string[], signal: AbortSignal, env?: NodeJS.ProcessEnv): Promise<RunOutput> {
-  const { rssKb, cpuMs } = await timedProcess(command, args, { timeFile: join(bench.root, `time-${bench.runNumber}.txt`), timeoutMs: RUN_TIMEOUT_MS, signal, ...(env ? { env } : {}) });
-  return { rssKb, cpuMs };
+function timedRun(bench: Bench, command: string, args: readonly string[], signal: AbortSignal, env?: NodeJS.ProcessEnv): Promise<RunOutput> {
+  return timedProcess(command, args, { timeFile: join(bench.root, `time-${bench.runNumber}.txt`), timeoutMs: RUN_TIMEOUT_MS, signal, ...(env ? { env } : {}) });
 }
 
 const singleQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -30,14 +30,14 @@ export interface TimedOptions {
 
 /**
  * Runs `command ARGS` under GNU time, in a process group of its own; resolves with its peak RSS
- * and CPU time, and what it printed, once it exited 0 (rejects otherwise).
+ * and CPU time once it exited 0 (rejects otherwise).
  */
-export async function timedProcess(command: string, args: readonly string[], options: TimedOptions): Promise<ProcessUsage & { stdout: string }> {
-  const { stdout } = await execOk(GNU_TIME, ["-f", "%M %U %S", "-o", options.timeFile, command, ...args], {
+export async function timedProcess(command: string, args: readonly string[], options: TimedOptions): Promise<ProcessUsage> {
+  await execOk(GNU_TIME, ["-f", "%M %U %S", "-o", options.timeFile, command, ...args], {
     timeoutMs: options.timeoutMs,
     group: true,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.env ? { env: options.env } : {}),
   });
-  return { ...(await readTimeFile(options.timeFile)), stdout };
+  return readTimeFile(options.timeFile);
 }
