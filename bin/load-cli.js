@@ -61,7 +61,7 @@ function httpParser() {
     // A failure (no SIMD here) shows again in compiledModule(), where undici handles it.
     WebAssembly.compile(bytes).then((module) => (compiled = module), () => undefined);
   } catch {
-    bytes = undefined;
+    // No file: compiledModule() reads it again and throws, and undici takes its other parser.
   }
   return {
     /** The compiled parser; compiled now if the background compile has not finished (or failed). */
